@@ -1,0 +1,80 @@
+"""A feed-forward network: a list of layers applied in order, plus what it was trained for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from digitnet.layers import Layer, Sigmoid, Softmax
+
+N_CLASSES = 10
+N_PIXELS = 784
+
+
+@dataclass
+class Network:
+    """``layers`` map ``x (n, 784)`` pixels in [0, 1] to ``a (n, 10)`` outputs.
+
+    ``cost`` names the cost the network was trained with ("quadratic",
+    "cross-entropy" or "log-likelihood"); ``metadata`` is free-form (recipe,
+    accuracy, dataset checksums, ...).
+    """
+
+    layers: list[Layer]
+    cost: str = "cross-entropy"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output_kind(self) -> str:
+        """ "softmax" when the outputs are probabilities, else the last layer's kind."""
+        return self.layers[-1].kind
+
+    def feedforward(self, x: np.ndarray) -> np.ndarray:
+        """Outputs ``a (n, 10)`` for inputs ``x (n, 784)``; a single image ``(784,)`` gives ``(10,)``."""
+        single = x.ndim == 1
+        a = x[None, :] if single else x
+        with np.errstate(over="ignore"):
+            for layer in self.layers:
+                a = layer.forward(a)
+        return a[0] if single else a
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The digit with the largest output, for each row of ``x (n, 784)``: shape ``(n,)``."""
+        return np.argmax(self.feedforward(x), axis=-1)
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray, batch: int = 10_000) -> int:
+        """How many of ``images (n, 784)`` are classified as ``labels (n,)``."""
+        correct = 0
+        for start in range(0, len(images), batch):
+            stop = start + batch
+            correct += int(np.sum(self.predict(images[start:stop]) == labels[start:stop]))
+        return correct
+
+    def parameter_count(self) -> int:
+        return sum(p.size for layer in self.layers for p in layer.params().values())
+
+
+def probabilities(output: np.ndarray, output_kind: str) -> np.ndarray:
+    """Outputs as a distribution over the 10 digits, ``(..., 10)``.
+
+    Softmax outputs already are one; sigmoid outputs are independent in (0, 1)
+    and are divided by their sum.
+    """
+    if output_kind == Softmax.kind:
+        return output
+    return output / output.sum(axis=-1, keepdims=True)
+
+
+def confidence(output: np.ndarray, output_kind: str) -> np.ndarray:
+    """How sure the network is of its answer, in [0, 1], for outputs ``(..., 10)``.
+
+    Softmax nets: the winner's probability. Sigmoid nets: the original
+    project's figure, the winner's output minus the mean of the other nine.
+    """
+    winner = output.max(axis=-1)
+    if output_kind == Sigmoid.kind:
+        others = (output.sum(axis=-1) - winner) / (N_CLASSES - 1)
+        return winner - others
+    return probabilities(output, output_kind).max(axis=-1)

@@ -1,0 +1,147 @@
+"""The JSON model format: exact round trip, specific errors, and the two foreign formats."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from digitnet import ModelFormatError, load_model, parse_model, save_model
+from digitnet.layers import Dense, Sigmoid, Softmax
+from digitnet.modelfile import model_to_dict
+from digitnet.network import Network
+from digitnet.training.initialisation import build_mlp
+
+
+@pytest.fixture
+def network():
+    return build_mlp([784, 12, 10], "sigmoid", "sigmoid", "default", "cross-entropy", np.random.default_rng(3))
+
+
+@pytest.fixture
+def model_doc(network):
+    return json.loads(json.dumps(model_to_dict(network)))
+
+
+def test_round_trip_is_exact_float32(network, tmp_path):
+    network.metadata = {"recipe": "test", "test_accuracy": 12.34}
+    # values whose shortest decimal form would need 9 digits: the encoding must keep every bit
+    network.layers[0].weight[0, :3] = np.array([np.nextafter(np.float32(0.1), 1), 1e-38, -3.4e38], np.float32)
+    save_model(network, tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    assert loaded.metadata == network.metadata
+    assert loaded.cost == "cross-entropy"
+    for a, b in zip(network.layers, loaded.layers, strict=True):
+        assert type(a) is type(b)
+        for key, value in a.params().items():
+            assert b.params()[key].dtype == np.float32
+            assert np.array_equal(b.params()[key].view(np.uint32), value.view(np.uint32))
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    assert np.array_equal(network.feedforward(x), loaded.feedforward(x))
+
+
+def test_saved_file_is_readable_by_others(network, tmp_path):
+    save_model(network, tmp_path / "m.json")
+    assert (tmp_path / "m.json").stat().st_mode & 0o044 == 0o044  # not private to the writer
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind
+
+
+def parse(doc):
+    return parse_model(json.dumps(doc), name="m.json")
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda d: d.update(version=2), "unsupported format version 2"),
+        (lambda d: d.update(format="other"), "format is 'other'"),
+        (lambda d: d["layers"][0].pop("weight"), "layer 0 tensor 'weight': missing"),
+        (lambda d: d["layers"][2].pop("bias"), "layer 2 tensor 'bias': missing"),
+        (lambda d: d["layers"][0]["weight"].update(shape=[12, 783]), "shape [12, 783] does not match"),
+        (lambda d: d["layers"][0].update({"in": 783}), "does not match the layer's [12, 783]"),
+        (lambda d: d["layers"][0]["bias"].update(data="AAAAAA=="), "4 bytes of data, expected 48"),
+        (lambda d: d["layers"][0]["bias"].update(data="@@@@"), "not valid base64"),
+        (lambda d: d["layers"][0]["bias"].update(dtype="float64"), "dtype 'float64'"),
+        (lambda d: d["layers"][1].update(type="tanh"), "unknown layer type 'tanh'"),
+        (lambda d: d.update(cost="hinge"), "unknown cost 'hinge'"),
+        (lambda d: d.pop("layers"), "missing 'layers'"),
+        (lambda d: d.update(layers=[]), "no layers"),
+        (lambda d: d["layers"].pop(2), "the network has 12 outputs, expected 10"),
+        (lambda d: d["layers"].pop(0), "layer 1 takes 12 inputs but receives 784"),
+    ],
+)
+def test_specific_errors(model_doc, break_it, message):
+    break_it(model_doc)
+    with pytest.raises(ModelFormatError, match=re.escape(message)):
+        parse(model_doc)
+
+
+def test_nan_and_inf_are_rejected(network):
+    for bad in (np.nan, np.inf):
+        network.layers[2].bias[4] = bad
+        with pytest.raises(ModelFormatError, match="layer 2 tensor 'bias' holds NaN or infinite"):
+            parse(model_to_dict(network))
+
+
+def test_truncated_and_non_json_files(network, tmp_path):
+    text = json.dumps(model_to_dict(network))
+    with pytest.raises(ModelFormatError, match=r"m.json: truncated"):
+        parse_model(text[: len(text) // 2], name="m.json")
+    with pytest.raises(ModelFormatError, match="not valid JSON"):
+        parse_model("{'single': 'quotes'}", name="m.json")
+    with pytest.raises(ModelFormatError, match="expected a JSON object"):
+        parse_model("[1, 2]", name="m.json")
+    with pytest.raises(ModelFormatError, match="unknown model format"):
+        parse_model('{"hello": 1}', name="m.json")
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ModelFormatError, match="not a text file"):
+        load_model(tmp_path / "bin.json")
+    with pytest.raises(ModelFormatError, match="no such model file"):
+        load_model(tmp_path / "absent.json")
+
+
+def test_reads_nielsen_network2_save_files(network):
+    dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+    doc = {
+        "sizes": [784, 12, 10],
+        "weights": [d.weight.astype(float).tolist() for d in dense],
+        "biases": [d.bias.astype(float).reshape(-1, 1).tolist() for d in dense],
+        "cost": "CrossEntropyCost",
+    }
+    loaded = parse(doc)
+    assert loaded.cost == "cross-entropy"
+    assert [layer.kind for layer in loaded.layers] == ["dense", "sigmoid", "dense", "sigmoid"]
+    x = np.random.default_rng(1).random((4, 784), dtype=np.float32)
+    np.testing.assert_allclose(loaded.feedforward(x), network.feedforward(x), rtol=1e-6)
+    doc["weights"][1] = doc["weights"][1][:5]
+    with pytest.raises(ModelFormatError, match=r"layer 1 weights: shape \[5, 12\], expected \[10, 12\]"):
+        parse(doc)
+    doc["cost"] = "Whatever"
+    with pytest.raises(ModelFormatError, match="unknown network2.py cost"):
+        parse(doc)
+
+
+def test_reads_rust_nn_network_json(network):
+    """Rust-NN stores ``weights[layer][input][output]``: the transpose of Nielsen's matrices."""
+    dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+    doc = {
+        "acc": 0.9612,
+        "weights": [d.weight.T.astype(float).tolist() for d in dense],
+        "biases": [d.bias.astype(float).tolist() for d in dense],
+    }
+    loaded = parse(doc)
+    assert loaded.metadata["acc"] == 0.9612
+    x = np.random.default_rng(2).random((4, 784), dtype=np.float32)
+    np.testing.assert_allclose(loaded.feedforward(x), network.feedforward(x), rtol=1e-6)
+    doc["weights"][0][3] = doc["weights"][0][3][:-1]  # ragged
+    with pytest.raises(ModelFormatError, match="layer 0 weights: not a rectangular array"):
+        parse(doc)
+
+
+def test_softmax_networks_round_trip():
+    rng = np.random.default_rng(0)
+    network = Network([Dense(rng.random((10, 784), dtype=np.float32), np.zeros(10, np.float32)), Softmax()],
+                      "log-likelihood")
+    loaded = parse(model_to_dict(network))
+    assert loaded.output_kind == "softmax"
+    assert isinstance(parse(model_to_dict(Network([network.layers[0], Sigmoid()]))).layers[1], Sigmoid)

@@ -1,0 +1,1 @@
+"""Training side of digitnet (CPython only): MNIST, backpropagation, SGD, recipes, the CLI."""

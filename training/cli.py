@@ -1,0 +1,200 @@
+"""The ``digitnet`` command: train, evaluate, predict, info, results."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from digitnet.modelfile import ModelFormatError, load_model
+from digitnet.network import confidence, probabilities
+from digitnet.preprocess import NoDigitError
+from digitnet.training.images import ImageError, read_digit
+from digitnet.training.mnist import MnistError, Split, load_mnist
+from digitnet.training.recipes import RECIPES, recipe_named
+from digitnet.training.results import results_markdown
+from digitnet.training.train import CheckpointError, output_paths, train_recipe
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (MnistError, ModelFormatError, ImageError, CheckpointError, ValueError) as e:
+        print(f"digitnet: error: {e}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitnet", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a recipe, writing the best model and its history")
+    train.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    train.add_argument("--out", type=Path, default=Path("runs"), help="output directory (default: runs)")
+    train.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    train.add_argument("--seed", type=int, help="override the recipe's random seed")
+    train.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
+    train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
+    add_data_dir(train)
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy and confusion matrix on the MNIST test split")
+    evaluate.add_argument("model", type=Path)
+    add_data_dir(evaluate)
+    evaluate.set_defaults(run=run_evaluate)
+
+    predict = commands.add_parser("predict", help="recognise the digit in picture files (PNG, JPEG, ...)")
+    predict.add_argument("model", type=Path)
+    predict.add_argument("images", type=Path, nargs="+")
+    predict.set_defaults(run=run_predict)
+
+    info = commands.add_parser("info", help="describe a model file")
+    info.add_argument("model", type=Path)
+    info.set_defaults(run=run_info)
+
+    results = commands.add_parser("results", help="the results table of the models in a folder")
+    results.add_argument("--weights", type=Path, default=Path("weights"))
+    results.add_argument("--write", type=Path, help="write the table to this file instead of printing it")
+    results.set_defaults(run=run_results)
+    return parser
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder with the MNIST files (default: $DIGITNET_DATA, else the user cache)"
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    recipe = recipe_named(args.recipe)
+    if args.epochs is not None:
+        recipe = dataclasses.replace(recipe, epochs=args.epochs)
+    if args.seed is not None:
+        recipe = dataclasses.replace(recipe, seed=args.seed)
+    data = load_mnist(args.data_dir)
+    if args.limit is not None:
+        data.train = Split(data.train.images[: args.limit], data.train.labels[: args.limit])
+    print(f"training {recipe.name}: {recipe.description}; {len(data.train):,} images, {recipe.epochs} epochs")
+    try:
+        best = train_recipe(
+            recipe, data, args.out, restart=args.restart, on_epoch=print_epoch, progress=progress_bar(recipe.epochs)
+        )
+    except KeyboardInterrupt:
+        checkpoint = output_paths(args.out, recipe)["checkpoint"]
+        print(f"\ninterrupted; the last finished epoch is saved in {checkpoint}: run the same command to resume")
+        return 130
+    meta = best.metadata
+    held_out = "test" if "test_accuracy" in meta else "training"
+    print(
+        f"best epoch {meta['best_epoch']} (on {meta['selected_on']}): {held_out} accuracy "
+        f"{meta[f'{held_out}_accuracy']:.2f} %; model in {output_paths(args.out, recipe)['model']}"
+    )
+    return 0
+
+
+def print_epoch(figures: dict[str, Any]) -> None:
+    parts = [f"epoch {figures['epoch']:>3}"]
+    for name in ("training", "validation", "test"):
+        if f"{name}_accuracy" in figures:
+            parts.append(f"{name} {figures[f'{name}_accuracy']:6.2f} %")
+    parts.append(f"cost {figures['training_cost']:.4f}")
+    parts.append(f"{figures['seconds']:.2f} s")
+    print("  ".join(parts), flush=True)
+
+
+def progress_bar(epochs: int):
+    """A per-epoch factory of tqdm progress callbacks (silent when output is not a terminal)."""
+    from tqdm import tqdm
+
+    def start(epoch: int, n: int):
+        bar = tqdm(
+            total=n,
+            desc=f"epoch {epoch}/{epochs}",
+            unit="img",
+            leave=False,
+            disable=None,
+            mininterval=0.25,
+            unit_scale=True,
+        )
+        if bar.disable:
+            return None
+        done = [0]
+
+        def on_batch(m: int) -> None:
+            done[0] += m
+            if done[0] >= n:
+                bar.close()
+            else:
+                bar.update(m)
+
+        return on_batch
+
+    return start
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    network = load_model(args.model)
+    test = load_mnist(args.data_dir).test
+    predicted = network.predict(test.images)
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (test.labels, predicted), 1)
+    correct = int(np.trace(confusion))
+    print(f"{args.model}: {correct} / {len(test)} correct = {100 * correct / len(test):.2f} % on the MNIST test set")
+    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print("     " + "".join(f"{d:>6}" for d in range(10)))
+    for digit, row in enumerate(confusion):
+        print(f"{digit:>5}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    network = load_model(args.model)
+    failed = 0
+    for path in args.images:
+        try:
+            x = read_digit(path)
+        except (ImageError, NoDigitError, ValueError) as e:
+            print(f"{path}: no prediction: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        output = network.feedforward(x)
+        kind = network.output_kind
+        digit = int(np.argmax(output))
+        p = probabilities(output, kind)
+        print(
+            f"{path}: {digit}  (confidence {100 * float(confidence(output, kind)):.1f} %, "
+            f"probabilities {' '.join(f'{v:.2f}' for v in p)})"
+        )
+    return 1 if failed else 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    network = load_model(args.model)
+    print(f"{args.model}")
+    print(f"  cost: {network.cost}; output: {network.output_kind}; {network.parameter_count():,} parameters")
+    for i, layer in enumerate(network.layers):
+        shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in layer.params().items())
+        print(f"  layer {i}: {layer.kind}" + (f" ({shapes})" if shapes else ""))
+    for key, value in network.metadata.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def run_results(args: argparse.Namespace) -> int:
+    text = results_markdown(args.weights)
+    if args.write:
+        args.write.write_text(text, encoding="utf-8")
+        print(f"wrote {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""Running a recipe: epochs of SGD, evaluation after each, the best model kept,
+a checkpoint after every epoch so an interrupted run resumes where it stopped.
+
+Files in the output directory, for recipe NAME:
+``NAME.json`` (best model), ``NAME.history.json`` (per-epoch figures) and,
+while the run is unfinished, ``NAME.checkpoint.npz``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import digitnet
+import numpy as np
+from digitnet.layers import ACTIVATIONS, Dense, Layer
+from digitnet.modelfile import save_model, write_atomic
+from digitnet.network import Network
+from digitnet.training.costs import cost_named
+from digitnet.training.initialisation import build_mlp
+from digitnet.training.mnist import Mnist, Split
+from digitnet.training.recipes import Recipe
+from digitnet.training.sgd import check_output, one_hot, sgd_epoch, total_cost
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed (corrupt, or from other settings)."""
+
+
+@dataclass
+class RunState:
+    """Everything needed to continue a run after its last completed epoch."""
+
+    network: Network
+    best: Network
+    rng: np.random.Generator
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+
+def output_paths(out_dir: Path, recipe: Recipe) -> dict[str, Path]:
+    return {
+        "model": out_dir / f"{recipe.name}.json",
+        "history": out_dir / f"{recipe.name}.history.json",
+        "checkpoint": out_dir / f"{recipe.name}.checkpoint.npz",
+    }
+
+
+def train_recipe(
+    recipe: Recipe,
+    data: Mnist,
+    out_dir: Path,
+    restart: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
+) -> Network:
+    """Train ``recipe`` on ``data`` to the end, resuming from a checkpoint unless ``restart``.
+
+    ``on_epoch`` receives each epoch's figures; ``progress(epoch, n)`` may return
+    a per-batch callback. Returns the best network, also written to ``out_dir``.
+    """
+    paths = output_paths(out_dir, recipe)
+    cost = cost_named(recipe.cost)
+    settings = {**recipe.settings(), "train_size": len(data.train)}
+    state = None if restart else load_checkpoint(paths["checkpoint"], settings)
+    if state is None:
+        rng = np.random.default_rng(recipe.seed)
+        network = build_mlp(list(recipe.sizes), recipe.hidden, recipe.output, recipe.init, recipe.cost, rng)
+        state = RunState(network, copy.deepcopy(network), rng)
+    check_output(state.network, cost)
+    targets = one_hot(data.train.labels)
+    for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        on_batch = progress(epoch, len(data.train)) if progress else None
+        sgd_epoch(
+            state.network,
+            cost,
+            data.train.images,
+            targets,
+            recipe.batch_size,
+            recipe.eta,
+            recipe.lmbda,
+            state.rng,
+            on_batch,
+        )
+        seconds = time.perf_counter() - started
+        figures = evaluate_epoch(state.network, cost, data, targets, recipe.lmbda)
+        figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}
+        if is_better(figures, state.history, recipe.select_on):
+            state.best = copy.deepcopy(state.network)
+        state.history.append(figures)
+        save_checkpoint(paths["checkpoint"], state, settings)
+        if on_epoch:
+            on_epoch(figures)
+    best = finish(recipe, data, state, settings, paths)
+    paths["checkpoint"].unlink(missing_ok=True)
+    return best
+
+
+def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray, lmbda: float) -> dict[str, Any]:
+    """Training cost and accuracy, and the accuracy on each held-out split, as counts and percentages."""
+    figures: dict[str, Any] = {"training_cost": round(total_cost(network, cost, data.train.images, targets, lmbda), 6)}
+    splits: dict[str, Split | None] = {"training": data.train, "validation": data.validation, "test": data.test}
+    for name, split in splits.items():
+        if split is not None:
+            correct = network.accuracy(split.images, split.labels)
+            figures[f"{name}_correct"] = correct
+            figures[f"{name}_accuracy"] = round(100 * correct / len(split), 2)
+    return figures
+
+
+def is_better(figures: dict[str, Any], history: list[dict[str, Any]], select_on: str) -> bool:
+    """Whether this epoch beats every earlier one on ``select_on`` ("validation" or "training")."""
+    key = f"{select_on}_correct"
+    return all(figures[key] > earlier[key] for earlier in history)
+
+
+def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any], paths: dict[str, Path]) -> Network:
+    """Write the best model (with its metadata) and the history; return the best model."""
+    key = f"{recipe.select_on}_correct"
+    best_epoch = max(state.history, key=lambda h: (h[key], -h["epoch"]))
+    best = state.best
+    best.metadata = {
+        "recipe": recipe.name,
+        "description": recipe.description,
+        "settings": settings,
+        "selected_on": recipe.select_on,
+        "best_epoch": best_epoch["epoch"],
+        "epochs": state.epochs_done,
+        **{k: v for k, v in best_epoch.items() if k.endswith(("_accuracy", "_correct"))},
+        "test_size": len(data.test) if data.test is not None else 0,
+        "validation_size": len(data.validation) if data.validation is not None else 0,
+        "training_seconds": round(sum(h["seconds"] for h in state.history), 1),
+        "dataset_sha256": data.checksums,
+        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "digitnet_version": digitnet.__version__,
+    }
+    if data.test is not None:
+        best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
+    save_model(best, paths["model"])
+    history = {"recipe": recipe.name, "settings": settings, "best_epoch": best_epoch["epoch"], "epochs": state.history}
+    write_atomic(paths["history"], json.dumps(history, indent=1).encode())
+    return best
+
+
+def save_checkpoint(path: Path, state: RunState, settings: dict[str, Any]) -> None:
+    """All parameters of the current and best networks, the RNG state and the history, atomically."""
+    arrays = {}
+    for prefix, network in (("net", state.network), ("best", state.best)):
+        for i, layer in enumerate(network.layers):
+            for key, value in layer.params().items():
+                arrays[f"{prefix}.{i}.{key}"] = value
+    meta = {"settings": settings, "history": state.history, "rng": state.rng.bit_generator.state}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, settings: dict[str, Any]) -> RunState | None:
+    """The state saved at ``path``, or None when there is none; a mismatch or corruption is an error."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as saved:
+            meta = json.loads(str(saved["meta"]))
+            arrays = {k: saved[k] for k in saved.files if k != "meta"}
+    except Exception as e:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({e}); delete it or pass --restart") from None
+    if meta["settings"] != settings:
+        raise CheckpointError(
+            f"{path}: checkpoint was made with other settings ({meta['settings']}); delete it or pass --restart"
+        )
+    rng = np.random.default_rng()
+    rng.bit_generator.state = meta["rng"]
+    current, best = (network_from_arrays(settings, arrays, prefix) for prefix in ("net", "best"))
+    return RunState(current, best, rng, meta["history"])
+
+
+def network_from_arrays(settings: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> Network:
+    """The MLP described by ``settings`` with the parameters saved under ``prefix``."""
+    n_dense = len(settings["sizes"]) - 1
+    layers: list[Layer] = []
+    for j in range(n_dense):
+        i = 2 * j
+        activation = settings["output"] if j == n_dense - 1 else settings["hidden"]
+        layers += [Dense(arrays[f"{prefix}.{i}.weight"], arrays[f"{prefix}.{i}.bias"]), ACTIVATIONS[activation]()]
+    return Network(layers, settings["cost"])
