@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from digitnet.training import mnist
 from digitnet.training.mnist import FILES, MnistError, download_missing, load_mnist, locate, parse_idx
 
@@ -59,14 +58,14 @@ def test_corrupt_file_is_named(copied):
 def test_truncated_file_is_named(copied):
     path = copied / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(MnistError, match="t10k-images-idx3-ubyte.gz: sha256"):
+    with pytest.raises(MnistError, match=r"t10k-images-idx3-ubyte\.gz: sha256"):
         load_mnist(copied)
 
 
 def test_missing_files_are_listed(copied):
     (copied / "train-images-idx3-ubyte.gz").unlink()
     (copied / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(MnistError, match="missing in .*: train-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(MnistError, match=r"missing in .*: train-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz"):
         load_mnist(copied)
 
 

@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 import pytest
-
 from digitnet import ModelFormatError, load_model, parse_model, save_model
 from digitnet.layers import Dense, Sigmoid, Softmax
 from digitnet.modelfile import model_to_dict
@@ -117,7 +116,7 @@ def test_reads_nielsen_network2_save_files(network):
     with pytest.raises(ModelFormatError, match=r"layer 1 weights: shape \[5, 12\], expected \[10, 12\]"):
         parse(doc)
     doc["cost"] = "Whatever"
-    with pytest.raises(ModelFormatError, match="unknown network2.py cost"):
+    with pytest.raises(ModelFormatError, match=r"unknown network2\.py cost"):
         parse(doc)
 
 
@@ -140,8 +139,9 @@ def test_reads_rust_nn_network_json(network):
 
 def test_softmax_networks_round_trip():
     rng = np.random.default_rng(0)
-    network = Network([Dense(rng.random((10, 784), dtype=np.float32), np.zeros(10, np.float32)), Softmax()],
-                      "log-likelihood")
+    network = Network(
+        [Dense(rng.random((10, 784), dtype=np.float32), np.zeros(10, np.float32)), Softmax()], "log-likelihood"
+    )
     loaded = parse(model_to_dict(network))
     assert loaded.output_kind == "softmax"
     assert isinstance(parse(model_to_dict(Network([network.layers[0], Sigmoid()]))).layers[1], Sigmoid)

@@ -17,6 +17,7 @@ from digitnet.training.images import ImageError, read_digit
 from digitnet.training.mnist import MnistError, Split, load_mnist
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
+from digitnet.training.sweep import sweep, write_sweep
 from digitnet.training.train import CheckpointError, output_paths, train_recipe
 
 
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
     add_data_dir(train)
     train.set_defaults(run=run_train)
+
+    seeds = commands.add_parser("sweep", help="train a recipe with several seeds and summarise the spread")
+    seeds.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    seeds.add_argument("--seeds", default="1-8", help="seeds as FIRST-LAST (default: 1-8)")
+    seeds.add_argument("--out", type=Path, default=Path("runs/sweep"), help="folder for the runs")
+    seeds.add_argument("--summary", type=Path, help="summary JSON (default: weights/RECIPE.seeds.json)")
+    add_data_dir(seeds)
+    seeds.set_defaults(run=run_sweep)
 
     evaluate = commands.add_parser("evaluate", help="accuracy and confusion matrix on the MNIST test split")
     evaluate.add_argument("model", type=Path)
@@ -95,6 +104,19 @@ def run_train(args: argparse.Namespace) -> int:
         f"best epoch {meta['best_epoch']} (on {meta['selected_on']}): {held_out} accuracy "
         f"{meta[f'{held_out}_accuracy']:.2f} %; model in {output_paths(args.out, recipe)['model']}"
     )
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    recipe = recipe_named(args.recipe)
+    first, _, last = args.seeds.partition("-")
+    seeds = list(range(int(first), int(last or first) + 1))
+    result = sweep(recipe, seeds, load_mnist(args.data_dir), args.out)
+    summary = args.summary or Path("weights") / f"{recipe.name}.seeds.json"
+    write_sweep(result, summary)
+    for key, s in result["summary"].items():
+        print(f"{key}: mean {s['mean']:.2f} %, sd {s['sd']:.2f}, min {s['min']:.2f} %, max {s['max']:.2f} %")
+    print(f"wrote {summary}")
     return 0
 
 

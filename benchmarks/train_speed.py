@@ -1,0 +1,225 @@
+"""Seconds per epoch of recipe c1 ([784, 30, 10], sigmoid, quadratic, batch 10, η = 3.0), side by side.
+
+Contenders, each in a fresh single-threaded process, alternated round by round:
+- ``digitnet``: our vectorised trainer (one matrix per mini-batch);
+- ``per-sample``: the book's ``network.py`` algorithm, one backprop per example (benchmarks/per_sample.py);
+- ``pytorch``: the same model, batch size and data order in PyTorch on the CPU (skipped when torch is
+  not installed: ``pip install torch==2.13.0``).
+All start from the same initial weights and visit the examples in the same order, so their accuracy
+after one epoch should agree. Also measured: peak memory (max RSS) and time of a full 30-epoch c1 run.
+
+Usage: ``python benchmarks/train_speed.py [--rounds 3]``; figures go to
+``benchmarks/results/train_speed.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CONTENDERS = ("digitnet", "per-sample", "pytorch")
+
+
+def setup():
+    """MNIST, c1's initial network (seed 1) and one epoch's example order (seed 2)."""
+    from digitnet.training.initialisation import build_mlp
+    from digitnet.training.mnist import load_mnist
+    from digitnet.training.recipes import recipe_named
+
+    recipe = recipe_named("c1")
+    data = load_mnist()
+    network = build_mlp(
+        list(recipe.sizes), recipe.hidden, recipe.output, recipe.init, recipe.cost, np.random.default_rng(1)
+    )
+    order = np.random.default_rng(2).permutation(len(data.train))
+    return recipe, data, network, order
+
+
+def child_digitnet() -> dict:
+    from digitnet.training.costs import cost_named
+    from digitnet.training.sgd import one_hot, update_mini_batch
+
+    recipe, data, network, order = setup()
+    cost, targets, n = cost_named(recipe.cost), one_hot(data.train.labels), len(data.train)
+    images = data.train.images
+    started = time.perf_counter()
+    with np.errstate(over="ignore"):  # as sgd_epoch does, but with the shared order instead of the rng's
+        for k in range(0, n, recipe.batch_size):
+            batch = order[k : k + recipe.batch_size]
+            update_mini_batch(network, cost, images[batch], targets[batch], recipe.eta, recipe.lmbda, n)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "test_accuracy": network.accuracy(data.test.images, data.test.labels) / 100}
+
+
+def child_per_sample() -> dict:
+    sys.path.insert(0, str(HERE))
+    from digitnet.layers import Dense
+    from per_sample import PerSampleNetwork, as_examples
+
+    recipe, data, network, order = setup()
+    dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+    baseline = PerSampleNetwork([d.weight for d in dense], [d.bias for d in dense])
+    examples = as_examples(data.train.images, data.train.labels)
+    started = time.perf_counter()
+    baseline.sgd_epoch(examples, order, recipe.batch_size, recipe.eta)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "test_accuracy": baseline.accuracy(data.test.images, data.test.labels) / 100}
+
+
+def child_pytorch() -> dict:
+    import torch
+    from digitnet.layers import Dense
+
+    torch.set_num_threads(1)
+    recipe, data, network, order = setup()
+    dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 30), torch.nn.Sigmoid(), torch.nn.Linear(30, 10), torch.nn.Sigmoid()
+    )
+    with torch.no_grad():
+        for linear, d in zip((model[0], model[2]), dense, strict=True):
+            linear.weight.copy_(torch.from_numpy(d.weight))
+            linear.bias.copy_(torch.from_numpy(d.bias))
+    optimiser = torch.optim.SGD(model.parameters(), lr=recipe.eta)
+    x = torch.from_numpy(data.train.images)
+    y = torch.nn.functional.one_hot(torch.from_numpy(data.train.labels), 10).float()
+    batches = torch.from_numpy(order)
+    started = time.perf_counter()
+    for k in range(0, len(order), recipe.batch_size):
+        batch = batches[k : k + recipe.batch_size]
+        loss = 0.5 * ((model(x[batch]) - y[batch]) ** 2).sum() / len(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    seconds = time.perf_counter() - started
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(data.test.images)).argmax(dim=1).numpy()
+    return {"seconds": seconds, "test_accuracy": float(np.mean(predicted == data.test.labels) * 100)}
+
+
+def child_full_c1() -> dict:
+    from digitnet.training.recipes import recipe_named
+    from digitnet.training.train import train_recipe
+
+    _, data, _, _ = setup()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        best = train_recipe(recipe_named("c1"), data, Path(out))
+    return {
+        "seconds": time.perf_counter() - started,
+        "test_accuracy": best.metadata["test_accuracy"],
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+CHILDREN = {
+    "digitnet": child_digitnet,
+    "per-sample": child_per_sample,
+    "pytorch": child_pytorch,
+    "full-c1": child_full_c1,
+}
+
+
+def run_child(name: str) -> dict:
+    env = {**os.environ, **SINGLE_THREAD}
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", name], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def torch_available() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", choices=sorted(CHILDREN))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child]()))
+        return
+    contenders = [c for c in CONTENDERS if c != "pytorch" or torch_available()]
+    runs: dict[str, list[dict]] = {c: [] for c in contenders}
+    for round_ in range(1, args.rounds + 1):
+        for name in contenders:
+            runs[name].append(run_child(name))
+            print(
+                f"round {round_} {name}: {runs[name][-1]['seconds']:.3f} s/epoch, "
+                f"test {runs[name][-1]['test_accuracy']:.2f} %",
+                flush=True,
+            )
+    full = run_child("full-c1")
+    print(f"full c1 run: {full['seconds']:.1f} s, peak RSS {full['max_rss_mb']:.0f} MB", flush=True)
+    report = summarise(runs, full)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "train_speed.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / "train_speed.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def summarise(runs: dict[str, list[dict]], full: dict) -> dict:
+    median = {name: statistics.median(r["seconds"] for r in results) for name, results in runs.items()}
+    ours = median["digitnet"]
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, single thread",
+        "rounds": len(runs["digitnet"]),
+        "contenders": {
+            name: {
+                "median_seconds_per_epoch": round(median[name], 4),
+                "all_seconds": [round(r["seconds"], 4) for r in results],
+                "test_accuracy_after_one_epoch": results[0]["test_accuracy"],
+                "digitnet_speed_up": round(median[name] / ours, 1),
+            }
+            for name, results in runs.items()
+        },
+        "full_c1_run": {k: round(v, 2) for k, v in full.items()},
+    }
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Training speed: recipe c1, one epoch of 50,000 images, batch size 10",
+        "",
+        f"{report['machine']}; median of {report['rounds']} alternated runs, each in a fresh process.",
+        "",
+        "| contender | s / epoch (median) | digitnet is faster by | test accuracy after 1 epoch |",
+        "|---|---|---|---|",
+    ]
+    for name, c in report["contenders"].items():
+        lines.append(
+            f"| {name} | {c['median_seconds_per_epoch']:.3f} | {c['digitnet_speed_up']:.1f}× "
+            f"| {c['test_accuracy_after_one_epoch']:.2f} % |"
+        )
+    full = report["full_c1_run"]
+    lines += [
+        "",
+        f"Full 30-epoch c1 run (training, evaluation after every epoch, checkpoints): "
+        f"{full['seconds']:.1f} s, peak memory (max RSS) {full['max_rss_mb']:.0f} MB, "
+        f"test accuracy {full['test_accuracy']:.2f} %.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
