@@ -77,8 +77,11 @@ class PerSampleNetwork:
 
 
 def as_examples(images: np.ndarray, labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The book's data layout: a list of ``(x (784, 1), y (10, 1))`` column-vector pairs."""
-    return [(x.reshape(784, 1).astype(np.float64), unit_vector(y)) for x, y in zip(images, labels, strict=True)]
+    """The book's data layout: a list of ``(x (784, 1), y (10, 1))`` column-vector pairs.
+
+    As in the book's loader, ``x`` keeps the data's float32 while the network is float64.
+    """
+    return [(x.reshape(784, 1), unit_vector(y)) for x, y in zip(images, labels, strict=True)]
 
 
 def unit_vector(digit: int) -> np.ndarray:

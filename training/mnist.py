@@ -94,7 +94,7 @@ def load_mnist(data_dir: str | Path | None = None, use_all: bool = False) -> Mni
 
 def _to_float(images: np.ndarray) -> np.ndarray:
     """``uint8 (n, 28, 28)`` → ``float32 (n, 784)`` in [0, 1]."""
-    return (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
+    return np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
 
 
 def locate(data_dir: str | Path | None = None) -> Path:
