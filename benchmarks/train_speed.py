@@ -67,8 +67,9 @@ def child_digitnet() -> dict:
 
 def child_per_sample() -> dict:
     sys.path.insert(0, str(HERE))
-    from digitnet.layers import Dense
     from per_sample import PerSampleNetwork, as_examples
+
+    from digitnet.layers import Dense
 
     recipe, data, network, order = setup()
     dense = [layer for layer in network.layers if isinstance(layer, Dense)]
@@ -82,6 +83,7 @@ def child_per_sample() -> dict:
 
 def child_pytorch() -> dict:
     import torch
+
     from digitnet.layers import Dense
 
     torch.set_num_threads(1)

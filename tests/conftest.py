@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from digitnet.training.mnist import load_mnist, locate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,9 @@ import subprocess
 
 import numpy as np
 import pytest
-from digitnet.training.cli import main
 from PIL import Image
+
+from digitnet.training.cli import main
 
 from .conftest import ROOT
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from digitnet.layers import Dense, ReLU, Sigmoid, Softmax
 from digitnet.network import Network
 from digitnet.training.backprop import activation_backward, dense_backward

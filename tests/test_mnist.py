@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from digitnet.training import mnist
 from digitnet.training.mnist import FILES, MnistError, download_missing, load_mnist, locate, parse_idx
 

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+
 from digitnet import ModelFormatError, load_model, parse_model, save_model
 from digitnet.layers import Dense, Sigmoid, Softmax
 from digitnet.modelfile import model_to_dict

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from digitnet import load_model
 from digitnet.preprocess import BOX, NoDigitError, normalise, resample_matrix
 

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+
 from digitnet import load_model
 from digitnet.training.mnist import Split
 from digitnet.training.recipes import recipe_named

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from digitnet import load_model
 from digitnet.training.recipes import RECIPES
 from digitnet.training.results import results_markdown

@@ -10,6 +10,7 @@ parameters.
 from __future__ import annotations
 
 import numpy as np
+
 from digitnet.layers import Dense, Layer, ReLU, Sigmoid, Softmax
 
 

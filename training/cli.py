@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from digitnet.modelfile import ModelFormatError, load_model
-from digitnet.network import confidence, probabilities
-from digitnet.preprocess import NoDigitError
-from digitnet.training.images import ImageError, read_digit
+from digitnet.recognise import Recognition, recognise_image
+from digitnet.training.images import ImageError, read_ink
 from digitnet.training.mnist import MnistError, Split, load_mnist
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
 from digitnet.training.sweep import sweep, write_sweep
 from digitnet.training.train import CheckpointError, output_paths, train_recipe
+from digitnet.web.serve import start_server, url_of
+from digitnet.web.site import DEFAULT_WEIGHTS, PYODIDE_CDN, SiteError, build_site
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (MnistError, ModelFormatError, ImageError, CheckpointError, ValueError) as e:
+    except (MnistError, ModelFormatError, ImageError, CheckpointError, SiteError, ValueError, OSError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
 
@@ -67,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", type=Path)
     info.set_defaults(run=run_info)
 
+    site = commands.add_parser("build-site", help="write the static web site (page, models, Pyodide) to a folder")
+    site.add_argument("out", type=Path)
+    add_site_options(site)
+    site.set_defaults(run=run_build_site)
+
+    serve = commands.add_parser("serve", help="build the site and serve it on 127.0.0.1")
+    serve.add_argument("--out", type=Path, default=Path("site"), help="where to build the site (default: site)")
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free)")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    add_site_options(serve)
+    serve.set_defaults(run=run_serve)
+
     results = commands.add_parser("results", help="the results table of the models in a folder")
     results.add_argument("--weights", type=Path, default=Path("weights"))
     results.add_argument("--write", type=Path, help="write the table to this file instead of printing it")
@@ -78,6 +94,35 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="folder with the MNIST files (default: $DIGITNET_DATA, else the user cache)"
     )
+
+
+def add_site_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pyodide-from",
+        default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN),
+        help="folder or URL holding the Pyodide 0.27.7 files (default: $DIGITNET_PYODIDE, else the Pyodide CDN)",
+    )
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="folder of model files to ship")
+
+
+def run_build_site(args: argparse.Namespace) -> int:
+    summary = build_site(args.out, args.pyodide_from, args.weights)
+    print(
+        f"built {args.out}: {len(summary['models'])} models, default {summary['models'][0]['file']}; "
+        f"{summary['without_pyodide'] / 1e6:.2f} MB without Pyodide, {summary['total'] / 1e6:.1f} MB in all"
+    )
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    run_build_site(args)
+    server = start_server(args.out, args.port, args.verbose)
+    print(f"serving {args.out} at {url_of(server)}  (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -180,18 +225,17 @@ def run_predict(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.images:
         try:
-            x = read_digit(path)
-        except (ImageError, NoDigitError, ValueError) as e:
-            print(f"{path}: no prediction: {e}", file=sys.stderr)
+            recognition = recognise_image(network, read_ink(path))
+        except (ImageError, ValueError) as e:
+            recognition = Recognition(digit=None, reason=str(e))
+        if recognition.digit is None:
+            print(f"{path}: no prediction: {recognition.reason}", file=sys.stderr)
             failed += 1
             continue
-        output = network.feedforward(x)
-        kind = network.output_kind
-        digit = int(np.argmax(output))
-        p = probabilities(output, kind)
+        hint = " (low confidence)" if recognition.low_confidence else ""
         print(
-            f"{path}: {digit}  (confidence {100 * float(confidence(output, kind)):.1f} %, "
-            f"probabilities {' '.join(f'{v:.2f}' for v in p)})"
+            f"{path}: {recognition.digit}  (confidence {100 * recognition.confidence:.1f} %{hint}, "
+            f"probabilities {' '.join(f'{p:.2f}' for p in recognition.probabilities)})"
         )
     return 1 if failed else 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from digitnet.preprocess import normalise
 from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 25_000_000
@@ -51,8 +50,3 @@ def read_ink(path: str | Path) -> np.ndarray:
 def border(image: np.ndarray) -> np.ndarray:
     """The pixels of the outermost rows and columns of ``image (H, W)``, as one vector."""
     return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-
-
-def read_digit(path: str | Path) -> np.ndarray:
-    """The 784 network inputs for the picture at ``path`` (MNIST normalisation, see ``digitnet.preprocess``)."""
-    return normalise(read_ink(path))

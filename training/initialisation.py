@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+
 from digitnet.layers import ACTIVATIONS, Dense, Layer
 from digitnet.network import Network
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from digitnet.modelfile import write_atomic
 
 N_TRAIN = 50_000

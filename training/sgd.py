@@ -7,6 +7,7 @@ are a handful of matrix products per layer, never a loop over samples.
 from __future__ import annotations
 
 import numpy as np
+
 from digitnet.layers import Dense
 from digitnet.network import Network
 from digitnet.training.backprop import activation_backward, dense_backward

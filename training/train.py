@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import digitnet
 import numpy as np
+
+import digitnet
 from digitnet.layers import ACTIVATIONS, Dense, Layer
 from digitnet.modelfile import save_model, write_atomic
 from digitnet.network import Network

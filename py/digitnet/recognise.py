@@ -1,0 +1,68 @@
+"""From a drawing to an answer: the network's input, its digit, probabilities and confidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digitnet.network import Network, confidence, probabilities
+from digitnet.preprocess import NoDigitError, normalise
+from digitnet.strokes import normalise_strokes
+
+#: Below this confidence the page suggests drawing the digit again.
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass
+class Recognition:
+    """``digit`` is None when there is no digit to recognise (``reason`` says why)."""
+
+    digit: int | None
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(10))
+    confidence: float = 0.0
+    image: np.ndarray = field(default_factory=lambda: np.zeros(784, dtype=np.float32))
+    reason: str = ""
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.digit is not None and self.confidence < LOW_CONFIDENCE
+
+    def as_dict(self) -> dict:
+        """Plain Python values, for JSON or for JavaScript."""
+        return {
+            "digit": self.digit,
+            "probabilities": [float(p) for p in self.probabilities],
+            "confidence": float(self.confidence),
+            "low_confidence": self.low_confidence,
+            "image": [float(v) for v in self.image],
+            "reason": self.reason,
+        }
+
+
+def recognise(network: Network, x: np.ndarray) -> Recognition:
+    """The network's answer for one normalised input ``x (784,)``."""
+    output = network.feedforward(x)
+    kind = network.output_kind
+    return Recognition(
+        digit=int(np.argmax(output)),
+        probabilities=probabilities(output, kind),
+        confidence=float(confidence(output, kind)),
+        image=x,
+    )
+
+
+def recognise_image(network: Network, ink: np.ndarray) -> Recognition:
+    """Recognise a grayscale picture ``ink (H, W)`` (1 = ink), normalised as MNIST was."""
+    try:
+        return recognise(network, normalise(ink))
+    except NoDigitError as e:
+        return Recognition(digit=None, reason=str(e))
+
+
+def recognise_strokes(network: Network, strokes: list[np.ndarray], canvas_size: float) -> Recognition:
+    """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``."""
+    try:
+        return recognise(network, normalise_strokes(strokes, canvas_size))
+    except NoDigitError as e:
+        return Recognition(digit=None, reason=str(e))

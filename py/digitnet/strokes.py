@@ -1,0 +1,91 @@
+"""Render pen strokes straight into an MNIST-style 28×28 image.
+
+A drawing made of strokes is rendered at the digit's final scale: its points are
+fitted into the 20×20 box and drawn with a pen as wide as MNIST's strokes,
+whatever the size of the drawing and the width of the pen on screen. So a digit
+drawn small with a thick pen and one drawn large with a thin pen reach the
+network alike. The rendered box is then placed by its centre of mass, as in
+``digitnet.preprocess``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitnet.preprocess import BOX, MIN_EXTENT, NoDigitError, place_by_centre_of_mass
+
+#: Pen width in pixels of the 28×28 image, about that of MNIST's digits.
+PEN = 2.4
+
+
+def normalise_strokes(strokes: list[np.ndarray], canvas_size: float, pen: float = PEN) -> np.ndarray:
+    """The 784 network inputs for ``strokes``, each ``(k, 2)`` points ``(x, y)`` on a canvas.
+
+    ``canvas_size`` is the canvas's larger side, in the points' units: a drawing
+    much smaller than it is a stray mark, not a digit (``NoDigitError``).
+    """
+    strokes = checked_strokes(strokes)
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = float((high - low).max())
+    if extent < MIN_EXTENT * canvas_size or extent == 0:
+        raise NoDigitError("the drawing is too small to be a digit")
+    scale = (BOX - pen) / extent
+    width, height = np.ceil((high - low) * scale + pen).astype(int)
+    fitted = [simplify((s - low) * scale + pen / 2) for s in strokes]
+    return place_by_centre_of_mass(render(fitted, height, width, pen)).reshape(-1)
+
+
+def checked_strokes(strokes: list[np.ndarray]) -> list[np.ndarray]:
+    """``strokes`` as float64 ``(k, 2)`` arrays, refusing empty, misshapen or non-finite ones."""
+    checked = [np.asarray(s, dtype=np.float64) for s in strokes]
+    checked = [s for s in checked if s.size]
+    if not checked:
+        raise NoDigitError("the drawing is empty")
+    for s in checked:
+        if s.ndim != 2 or s.shape[1] != 2:
+            raise ValueError(f"a stroke must be a (k, 2) array of points, got shape {s.shape}")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("a stroke holds NaN or infinite coordinates")
+    return checked
+
+
+def simplify(stroke: np.ndarray, spacing: float = 0.5) -> np.ndarray:
+    """``stroke (k, 2)`` keeping its ends and about one point per ``spacing`` of arc length.
+
+    At the 28×28 scale, points closer than half a pixel change nothing visible
+    but cost time: a fast pointer sends hundreds of them.
+    """
+    if len(stroke) <= 2:
+        return stroke
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))])
+    bucket = np.floor(arc / spacing)
+    keep = np.concatenate([[True], bucket[1:] != bucket[:-1]])
+    keep[-1] = True
+    return stroke[keep]
+
+
+def render(strokes: list[np.ndarray], height: int, width: int, pen: float) -> np.ndarray:
+    """Anti-aliased ink ``(height, width)`` of round-capped polylines of width ``pen``.
+
+    Each pixel's ink is ``clip(pen/2 − d + ½, 0, 1)``, ``d`` being the distance
+    from the pixel's centre to the nearest segment: 1 inside the stroke, a
+    one-pixel ramp at its edge.
+    """
+    starts = np.concatenate([s[:-1] if len(s) > 1 else s for s in strokes])
+    ends = np.concatenate([s[1:] if len(s) > 1 else s for s in strokes])
+    rows, cols = np.mgrid[0:height, 0:width]
+    centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
+    distance = segment_distance(centres, starts, ends)
+    ink = np.clip(pen / 2 - distance + 0.5, 0.0, 1.0)
+    return ink.reshape(height, width)
+
+
+def segment_distance(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Distance from each of ``points (n, 2)`` to the nearest segment ``starts[i] → ends[i]`` (s, 2): ``(n,)``."""
+    direction = ends - starts
+    length2 = np.maximum(np.sum(direction**2, axis=1), 1e-12)
+    offset = points[:, None, :] - starts[None, :, :]
+    t = np.clip(np.sum(offset * direction[None], axis=2) / length2, 0.0, 1.0)
+    nearest = starts[None] + t[..., None] * direction[None]
+    return np.sqrt(np.min(np.sum((points[:, None, :] - nearest) ** 2, axis=2), axis=1))

@@ -1,0 +1,60 @@
+"""The web page's Python side, run by Pyodide in a Web Worker.
+
+The worker calls these functions with JavaScript typed arrays (or, in CPython,
+any sequences): one model is held at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from digitnet.modelfile import parse_model
+from digitnet.network import Network
+from digitnet.recognise import recognise_strokes
+
+_model: Network | None = None
+
+
+def load(model_text: str, name: str) -> dict[str, Any]:
+    """Parse and keep the model; describe it. Raises ``ModelFormatError`` for a bad file."""
+    global _model
+    _model = parse_model(model_text, name=name)
+    return {
+        "name": name,
+        "output_kind": _model.output_kind,
+        "parameters": _model.parameter_count(),
+        "layers": [layer.kind for layer in _model.layers],
+        "recipe": _model.metadata.get("recipe", ""),
+        "test_accuracy": _model.metadata.get("test_accuracy"),
+    }
+
+
+def predict_strokes(points: Any, lengths: Any, canvas_size: float) -> dict[str, Any]:
+    """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts."""
+    flat = as_array(points, np.float64).reshape(-1, 2)
+    counts = as_array(lengths, np.int64)
+    if counts.sum() != len(flat):
+        raise ValueError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
+    strokes = np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
+    return recognise_strokes(current_model(), strokes, float(canvas_size)).as_dict()
+
+
+def feedforward(images: Any) -> list[float]:
+    """The current model's outputs for flat float32 ``images`` (n × 784), flattened: for parity checks."""
+    x = as_array(images, np.float32).reshape(-1, 784)
+    return [float(v) for v in current_model().feedforward(x).ravel()]
+
+
+def current_model() -> Network:
+    if _model is None:
+        raise RuntimeError("no model is loaded")
+    return _model
+
+
+def as_array(values: Any, dtype: type) -> np.ndarray:
+    """A NumPy array from a Python sequence, a buffer, or a Pyodide proxy of a JavaScript typed array."""
+    if hasattr(values, "to_py"):
+        values = values.to_py()
+    return np.asarray(values, dtype=dtype)

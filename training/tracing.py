@@ -1,0 +1,77 @@
+"""Pen strokes traced from raster digits: how a person might have drawn an MNIST image.
+
+The digit is enlarged, thinned to a one-pixel skeleton (Zhang & Suen 1984)
+and the skeleton is walked into polylines. Used to draw real MNIST test digits
+on the web page in browser tests and to measure how the page's preprocessing
+treats drawings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitnet.preprocess import resample
+
+UPSCALE = 4
+#: 8-neighbourhood offsets in Zhang–Suen's order P2..P9 (north, then clockwise)
+NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+
+
+def trace_digit(image: np.ndarray, threshold: float = 0.5) -> list[np.ndarray]:
+    """Strokes ``(k, 2)`` of ``(x, y)`` points, in the 28×28 image's pixel units, for ``image (784,)``."""
+    side = 28 * UPSCALE
+    big = resample(image.reshape(28, 28).astype(np.float64), side, side) > threshold
+    skeleton = thin(big)
+    return [(path[:, ::-1] + 0.5) / UPSCALE for path in walk(skeleton) if len(path) >= 3]
+
+
+def thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang–Suen thinning of a boolean image to a skeleton one pixel wide."""
+    skeleton = np.pad(mask, 1).astype(np.uint8)
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            p = [np.roll(skeleton, (-dr, -dc), axis=(0, 1)) for dr, dc in NEIGHBOURS]
+            count = sum(p)
+            transitions = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
+            if step == 0:
+                keep = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
+            else:
+                keep = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
+            remove = (skeleton == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & keep
+            if remove.any():
+                skeleton[remove] = 0
+                changed = True
+    return skeleton[1:-1, 1:-1].astype(bool)
+
+
+def walk(skeleton: np.ndarray) -> list[np.ndarray]:
+    """The skeleton's pixels as polylines of ``(row, col)``: from each end point, then around loops."""
+    pixels = {tuple(p) for p in np.argwhere(skeleton)}
+
+    def neighbours(p):
+        return [(p[0] + dr, p[1] + dc) for dr, dc in NEIGHBOURS if (p[0] + dr, p[1] + dc) in pixels]
+
+    visited: set[tuple[int, int]] = set()
+    ends = sorted(p for p in pixels if len(neighbours(p)) == 1)
+    paths = []
+    for start in ends + sorted(pixels):
+        if start in visited:
+            continue
+        path = [start]
+        visited.add(start)
+        while True:
+            options = [n for n in neighbours(path[-1]) if n not in visited]
+            if not options:
+                # close a loop or join a junction already drawn, as a pen would
+                joins = [n for n in neighbours(path[-1]) if len(path) < 2 or n != path[-2]]
+                if joins and len(path) > 2:
+                    path.append(joins[0])
+                break
+            straight = [n for n in options if n[0] == path[-1][0] or n[1] == path[-1][1]]
+            step = (straight or options)[0]
+            path.append(step)
+            visited.add(step)
+        paths.append(np.array(path, dtype=np.float64))
+    return paths

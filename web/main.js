@@ -1,0 +1,339 @@
+// The page: a drawing pad, and the answers of the digitnet worker (Pyodide + NumPy).
+// Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
+// the 28 × 28 image the network sees and sends back the prediction.
+
+const pad = document.getElementById("pad");
+const context = pad.getContext("2d");
+const statusLine = document.getElementById("status");
+const prediction = document.getElementById("prediction");
+const confidenceLine = document.getElementById("confidence");
+const hint = document.getElementById("hint");
+const bars = document.getElementById("bars");
+const seen = document.getElementById("seen");
+const modelSelect = document.getElementById("model");
+const modelInfo = document.getElementById("model-info");
+
+const LIVE_INTERVAL_MS = 120;
+const LOAD_TIMEOUT_MS = 120000;
+
+const drawing = { strokes: [], current: null, version: 0 };
+const requests = { busy: false, pending: false, lastSent: 0, timer: null };
+let outputKind = "softmax";
+let loadTimer = null;
+
+// ---------------------------------------------------------------- state and status
+
+function setState(state, message) {
+  document.body.dataset.state = state;
+  if (message !== undefined) statusLine.textContent = message;
+  modelSelect.disabled = state === "loading" || modelSelect.options.length === 0;
+}
+
+function fail(message) {
+  clearTimeout(loadTimer);
+  setState("error", `Error: ${message}`);
+}
+
+// ---------------------------------------------------------------- drawing
+
+function penWidth() {
+  return Math.max(6, pad.clientWidth * 0.035);
+}
+
+function resizePad() {
+  const ratio = window.devicePixelRatio || 1;
+  pad.width = Math.round(pad.clientWidth * ratio);
+  pad.height = Math.round(pad.clientHeight * ratio);
+  redraw();
+}
+
+function redraw() {
+  const ratio = pad.width / Math.max(1, pad.clientWidth);
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  context.clearRect(0, 0, pad.clientWidth, pad.clientHeight);
+  context.strokeStyle = context.fillStyle = "#1d3557";
+  context.lineWidth = penWidth();
+  context.lineCap = context.lineJoin = "round";
+  for (const stroke of drawing.strokes) drawStroke(stroke);
+}
+
+function drawStroke(points) {
+  if (points.length === 1) {
+    context.beginPath();
+    context.arc(points[0][0], points[0][1], penWidth() / 2, 0, 2 * Math.PI);
+    context.fill();
+    return;
+  }
+  // quadratic curves through the midpoints give smooth, round strokes
+  context.beginPath();
+  context.moveTo(points[0][0], points[0][1]);
+  for (let i = 1; i < points.length - 1; i++) {
+    const [x, y] = points[i];
+    const [nx, ny] = points[i + 1];
+    context.quadraticCurveTo(x, y, (x + nx) / 2, (y + ny) / 2);
+  }
+  const last = points[points.length - 1];
+  context.lineTo(last[0], last[1]);
+  context.stroke();
+}
+
+function pointOf(event) {
+  const box = pad.getBoundingClientRect();
+  return [event.clientX - box.left, event.clientY - box.top];
+}
+
+function changed(live) {
+  drawing.version += 1;
+  redraw();
+  if (drawing.strokes.length === 0) showNothing();
+  else requestPrediction(live);
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  if (event.pointerType === "mouse" && event.button !== 0) return;
+  event.preventDefault();
+  pad.setPointerCapture(event.pointerId);
+  drawing.current = [pointOf(event)];
+  drawing.strokes.push(drawing.current);
+  changed(true);
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!drawing.current) return;
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const e of events.length ? events : [event]) drawing.current.push(pointOf(e));
+  changed(true);
+});
+
+function endStroke() {
+  if (!drawing.current) return;
+  drawing.current = null;
+  changed(false);
+}
+
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+pad.addEventListener("lostpointercapture", endStroke);
+
+function clearPad() {
+  drawing.strokes = [];
+  drawing.current = null;
+  changed(false);
+}
+
+function undoStroke() {
+  drawing.strokes.pop();
+  drawing.current = null;
+  changed(false);
+}
+
+document.getElementById("clear").addEventListener("click", clearPad);
+document.getElementById("undo").addEventListener("click", undoStroke);
+document.addEventListener("keydown", (event) => {
+  if (event.target === modelSelect) return;
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undoStroke();
+  } else if (event.key === "Delete" || (event.key === "Escape" && event.target === pad)) {
+    clearPad();
+  }
+});
+
+// ---------------------------------------------------------------- predictions
+
+function requestPrediction(live) {
+  if (document.body.dataset.state !== "ready") return;
+  clearTimeout(requests.timer);
+  const wait = live ? requests.lastSent + LIVE_INTERVAL_MS - performance.now() : 0;
+  if (wait > 0) {
+    requests.timer = setTimeout(() => requestPrediction(false), wait);
+  } else if (requests.busy) {
+    requests.pending = true;
+  } else {
+    sendPrediction();
+  }
+}
+
+function sendPrediction() {
+  const strokes = drawing.strokes;
+  const count = strokes.reduce((n, s) => n + s.length, 0);
+  const points = new Float32Array(2 * count);
+  const lengths = new Int32Array(strokes.length);
+  let i = 0;
+  strokes.forEach((stroke, k) => {
+    lengths[k] = stroke.length;
+    for (const [x, y] of stroke) {
+      points[i++] = x;
+      points[i++] = y;
+    }
+  });
+  requests.busy = true;
+  requests.pending = false;
+  requests.lastSent = performance.now();
+  worker.postMessage(
+    {
+      type: "predict",
+      version: drawing.version,
+      strokes: completedStrokes(),
+      points,
+      lengths,
+      size: Math.max(pad.clientWidth, pad.clientHeight),
+    },
+    [points.buffer, lengths.buffer],
+  );
+}
+
+// Strokes whose pen is up: what a test waits for after drawing (a live prediction
+// made while a stroke is being drawn counts only the strokes before it).
+function completedStrokes() {
+  return drawing.strokes.length - (drawing.current ? 1 : 0);
+}
+
+function showNothing(strokes = completedStrokes()) {
+  prediction.textContent = "";
+  prediction.dataset.probs = "[]";
+  prediction.dataset.strokes = String(strokes);
+  confidenceLine.textContent = drawing.strokes.length ? "" : "Draw a digit to begin.";
+  hint.hidden = true;
+  showBars(new Array(10).fill(0), -1);
+  showSeen(null);
+}
+
+function showResult(result) {
+  if (result.version !== drawing.version) return; // the drawing has changed since
+  if (result.digit === null || result.digit === undefined) {
+    showNothing(result.strokes);
+    confidenceLine.textContent = `No digit: ${result.reason}.`;
+    return;
+  }
+  prediction.textContent = String(result.digit);
+  prediction.dataset.probs = JSON.stringify(result.probabilities);
+  prediction.dataset.strokes = String(result.strokes);
+  prediction.dataset.ms = result.ms.toFixed(2);
+  const percent = (100 * result.confidence).toFixed(0);
+  confidenceLine.textContent =
+    outputKind === "sigmoid"
+      ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
+      : `Probability ${percent} %`;
+  hint.hidden = !result.low_confidence;
+  showBars(result.probabilities, result.digit);
+  showSeen(result.image);
+}
+
+function makeBars() {
+  for (let digit = 0; digit < 10; digit++) {
+    const item = document.createElement("li");
+    item.innerHTML = `<span>${digit}</span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
+    bars.appendChild(item);
+  }
+}
+
+function showBars(probabilities, winner) {
+  [...bars.children].forEach((item, digit) => {
+    const p = probabilities[digit] || 0;
+    item.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
+    item.querySelector(".value").textContent = winner < 0 ? "" : `${(100 * p).toFixed(1)} %`;
+    item.classList.toggle("winner", digit === winner);
+    item.setAttribute("aria-label", `${digit}: ${(100 * p).toFixed(1)} percent`);
+  });
+}
+
+function showSeen(image) {
+  const seenContext = seen.getContext("2d");
+  const pixels = seenContext.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = image ? Math.round(255 * image[i]) : 0;
+    pixels.data.set([v, v, v, 255], 4 * i);
+  }
+  seenContext.putImageData(pixels, 0, 0);
+}
+
+// ---------------------------------------------------------------- models and the worker
+
+const worker = new Worker("worker.js", { type: "module" });
+const outputRequests = new Map();
+
+worker.addEventListener("error", (event) => {
+  fail(`the recogniser could not start (${event.message || "worker script failed to load"})`);
+});
+
+worker.addEventListener("message", ({ data }) => {
+  if (data.type === "status") {
+    if (document.body.dataset.state === "loading") statusLine.textContent = data.text;
+  } else if (data.type === "ready") {
+    clearTimeout(loadTimer);
+    outputKind = data.info.output_kind;
+    const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
+    modelInfo.textContent = `${data.info.layers.filter((k) => k === "dense").length} dense layers, ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
+    setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
+    if (drawing.strokes.length) requestPrediction(false);
+  } else if (data.type === "result") {
+    requests.busy = false;
+    showResult(data);
+    if (requests.pending) sendPrediction();
+  } else if (data.type === "outputs") {
+    outputRequests.get(data.id)?.(data);
+    outputRequests.delete(data.id);
+  } else if (data.type === "error" && data.context === "predict") {
+    requests.busy = false;
+    confidenceLine.textContent = `Could not recognise this drawing: ${data.message}`;
+    if (requests.pending) sendPrediction();
+  } else if (data.type === "error" && data.context === "feedforward") {
+    outputRequests.get(data.id)?.(data);
+    outputRequests.delete(data.id);
+  } else if (data.type === "error") {
+    fail(data.message);
+  }
+});
+
+async function loadModels() {
+  const response = await fetch("models/index.json");
+  if (!response.ok) throw new Error(`models/index.json: HTTP ${response.status}`);
+  const index = await response.json();
+  for (const model of index.models) {
+    const option = new Option(`${model.name} — ${model.test_accuracy.toFixed(2)} %`, model.file);
+    modelSelect.add(option);
+  }
+  modelSelect.value = new URLSearchParams(location.search).get("model") || index.default;
+  selectModel();
+}
+
+function selectModel() {
+  setState("loading", `Loading model ${modelSelect.value}…`);
+  clearTimeout(loadTimer);
+  loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
+  worker.postMessage({ type: "model", url: `models/${modelSelect.value}`, name: modelSelect.value });
+}
+
+modelSelect.addEventListener("change", selectModel);
+
+// A hook for tests and the curious: the current model's raw outputs for flat 784-pixel images.
+let nextOutputId = 0;
+window.digitnet = {
+  feedforward(images) {
+    const id = nextOutputId++;
+    return new Promise((resolve, reject) => {
+      outputRequests.set(id, (data) => (data.type === "error" ? reject(new Error(data.message)) : resolve(data.values)));
+      worker.postMessage({ type: "feedforward", id, images: Float32Array.from(images) });
+    });
+  },
+};
+
+// ---------------------------------------------------------------- start
+
+makeBars();
+showNothing();
+new ResizeObserver(resizePad).observe(pad);
+resizePad();
+setState("loading", "Loading the recogniser…");
+loadModels().catch((error) => fail(error.message));
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker
+    .register("sw.js")
+    .then(() => navigator.serviceWorker.ready)
+    .then(() => {
+      document.body.dataset.offline = "ready";
+    })
+    .catch((error) => console.warn("offline use unavailable:", error));
+}

@@ -1,0 +1,232 @@
+"""Building the static site: the page, the models, the digitnet wheel and a vendored Pyodide.
+
+The output folder is self-contained and uses relative URLs only, so it can be
+served from any path (a GitHub Pages project site included) or opened offline
+once visited. Every Pyodide file is checked against its known sha256 (the core
+files against the digests of the 0.27.7 release, the NumPy wheel against the
+Pyodide lock) before it is copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import digitnet
+from digitnet.modelfile import ModelFormatError, load_model
+
+WEB = Path(__file__).resolve().parent
+DEFAULT_WEIGHTS = WEB.parent / "weights"
+PACKAGE = Path(digitnet.__file__).resolve().parent
+PAGE_FILES = (
+    "index.html",
+    "main.js",
+    "worker.js",
+    "style.css",
+    "manifest.webmanifest",
+    "icon.svg",
+    "icon-192.png",
+    "icon-512.png",
+)
+PYODIDE_VERSION = "0.27.7"
+PYODIDE_CDN = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
+#: The Pyodide 0.27.7 core files the page needs, with the release's sha256.
+PYODIDE_CORE = {
+    "pyodide.mjs": "04c052c815abb0bf2981fa38c2dfa58e3120ee5288c956df2b2a15e301782c5f",
+    "pyodide.asm.js": "6b4c90de5b7172873f04f21884d0e9d2274e305fe32116558fe3e4fbe3618d51",
+    "pyodide.asm.wasm": "a50dd1843f805a0b7c45b61037ee0d7b26dfe85efe0e18ef95a34ad24e401f5f",
+    "python_stdlib.zip": "16611534726e5d8ac2bd8f926410b2dcb8d6f49aa24913463533b457a2115c16",
+    "pyodide-lock.json": "9c45b916001a750f4102fc287494f3eab215909c7535c626a20db80fd6333e2c",
+}
+PYODIDE_PACKAGES = ("numpy",)
+SITE_MARKER = ".digitnet-site"
+MAX_SITE_BYTES_WITHOUT_PYODIDE = 2 * 1024 * 1024
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built (a Pyodide file missing or altered, a broken model, ...)."""
+
+
+def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
+    """Write the whole site to ``out`` (replacing an earlier build there); return a summary."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / SITE_MARKER).exists():
+        raise SiteError(f"{out} is not empty and not an earlier digitnet site: refusing to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
+    staging.chmod(0o755)
+    try:
+        for name in PAGE_FILES:
+            shutil.copy(WEB / name, staging / name)
+        models = copy_models(weights, staging / "models")
+        vendor_pyodide(pyodide_from, staging / "pyodide")
+        write_service_worker(staging)
+        (staging / SITE_MARKER).write_text("built by digitnet build-site\n")
+        sizes = site_sizes(staging)
+        if sizes["without_pyodide"] > MAX_SITE_BYTES_WITHOUT_PYODIDE:
+            raise SiteError(f"the site without Pyodide is {sizes['without_pyodide']:,} bytes, over 2 MB")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"models": models, **sizes}
+
+
+# ---------------------------------------------------------------- models
+
+
+def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
+    """Copy every model file of ``weights`` (not histories or sweeps), validated, and index them.
+
+    ``models/index.json`` lists them, most accurate first; the default is the most accurate.
+    """
+    models_dir.mkdir(parents=True)
+    entries = []
+    for path in sorted(weights.glob("*.json")):
+        if path.name.count(".") != 1:
+            continue  # NAME.history.json, NAME.seeds.json
+        try:
+            network = load_model(path)
+        except ModelFormatError as e:
+            raise SiteError(f"cannot ship {path}: {e}") from None
+        shutil.copy(path, models_dir / path.name)
+        meta = network.metadata
+        entries.append(
+            {
+                "file": path.name,
+                "name": path.stem,
+                "description": meta.get("description", ""),
+                "test_accuracy": meta.get("test_accuracy", 0.0),
+                "parameters": network.parameter_count(),
+                "output": network.output_kind,
+            }
+        )
+    if not entries:
+        raise SiteError(f"no model files in {weights}")
+    entries.sort(key=lambda e: -e["test_accuracy"])
+    index = {"default": entries[0]["file"], "models": entries}
+    (models_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    return entries
+
+
+# ---------------------------------------------------------------- Pyodide and the digitnet wheel
+
+
+def vendor_pyodide(source: str, target: Path) -> None:
+    """Copy the Pyodide core, NumPy and a lock file listing NumPy and the digitnet wheel into ``target``."""
+    target.mkdir(parents=True)
+    for name, digest in PYODIDE_CORE.items():
+        if name != "pyodide-lock.json":
+            (target / name).write_bytes(fetch_checked(source, name, digest))
+    lock = json.loads(fetch_checked(source, "pyodide-lock.json", PYODIDE_CORE["pyodide-lock.json"]))
+    packages = {}
+    for name in PYODIDE_PACKAGES:
+        package = lock["packages"][name]
+        (target / package["file_name"]).write_bytes(fetch_checked(source, package["file_name"], package["sha256"]))
+        packages[name] = package
+    wheel = build_wheel(target)
+    write_lock({"info": lock["info"], "packages": packages}, wheel, target / "pyodide-lock.json")
+
+
+def fetch_checked(source: str, name: str, sha256: str) -> bytes:
+    """File ``name`` from the folder or URL ``source``, refused unless its sha256 is ``sha256``.
+
+    Downloads are kept in the user cache, so a second build works offline.
+    """
+    if "://" in source:
+        cached = pyodide_cache() / name
+        if cached.exists() and hashlib.sha256(cached.read_bytes()).hexdigest() == sha256:
+            return cached.read_bytes()
+        url = source.rstrip("/") + "/" + name
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                data = response.read()
+        except (urllib.error.URLError, OSError) as e:
+            raise SiteError(
+                f"cannot download {url} ({e}); pass --pyodide-from a folder holding Pyodide {PYODIDE_VERSION}"
+            ) from None
+    else:
+        path = Path(source) / name
+        if not path.is_file():
+            raise SiteError(f"{path} is missing: --pyodide-from must hold the Pyodide {PYODIDE_VERSION} files")
+        data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise SiteError(f"{name} from {source} has sha256 {actual}, expected {sha256} (Pyodide {PYODIDE_VERSION})")
+    if "://" in source:
+        pyodide_cache().mkdir(parents=True, exist_ok=True)
+        (pyodide_cache() / name).write_bytes(data)
+    return data
+
+
+def pyodide_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "digitnet" / "pyodide" / PYODIDE_VERSION
+
+
+def build_wheel(target: Path) -> Path:
+    """A pure-Python wheel of the inference package ``py/digitnet`` (NumPy only), byte-reproducible."""
+    version = digitnet.__version__
+    dist_info = f"digitnet-{version}.dist-info"
+    files = {f"digitnet/{p.name}": p.read_bytes() for p in sorted(PACKAGE.glob("*.py"))}
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: digitnet\nVersion: {version}\n"
+        "Summary: digitnet inference: NumPy network, model files, drawing preprocessing\n"
+        "Requires-Python: >=3.11\nRequires-Dist: numpy\n"
+    ).encode()
+    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: digitnet\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = [f"{name},sha256={urlsafe_digest(data)},{len(data)}" for name, data in files.items()]
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    path = target / f"digitnet-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            wheel.writestr(info, data)
+    return path
+
+
+def urlsafe_digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def write_lock(lock: dict[str, Any], wheel: Path, path: Path) -> None:
+    """``lock`` plus an entry for ``wheel`` (name, version, sha256, imports, depends), via pyodide-lock."""
+    from pyodide_lock import PyodideLockSpec
+    from pyodide_lock.utils import add_wheels_to_spec
+
+    spec = add_wheels_to_spec(PyodideLockSpec(**lock), [wheel], base_path=wheel.parent)
+    path.write_text(json.dumps(spec.model_dump(), indent=1, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- service worker and sizes
+
+
+def write_service_worker(site: Path) -> None:
+    """``sw.js`` with the list of every file to cache and a version that changes with any of them."""
+    files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (site / name).read_bytes())
+    template = (WEB / "sw.js").read_text()
+    urls = ["./", *(f"./{name}" for name in files)]
+    text = template.replace("__VERSION__", digest.hexdigest()[:16]).replace("__FILES__", json.dumps(urls))
+    (site / "sw.js").write_text(text)
+
+
+def site_sizes(site: Path) -> dict[str, int]:
+    total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    pyodide = sum(p.stat().st_size for p in (site / "pyodide").rglob("*") if p.is_file())
+    wheel = sum(p.stat().st_size for p in (site / "pyodide").glob("digitnet-*.whl"))
+    return {"total": total, "pyodide": pyodide - wheel, "without_pyodide": total - pyodide + wheel}

@@ -1,0 +1,36 @@
+// Service worker: keeps every file of the site in a cache after the first visit, so the
+// page works with no network. The build fills in the file list and a version derived
+// from the files' contents; a new version replaces the old cache.
+
+const VERSION = "__VERSION__";
+const FILES = __FILES__;
+const CACHE = `digitnet-${VERSION}`;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(FILES))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("digitnet-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
+  event.respondWith(
+    caches.open(CACHE).then(async (cache) => {
+      const cached = await cache.match(request, { ignoreSearch: true });
+      return cached || fetch(request);
+    }),
+  );
+});

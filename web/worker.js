@@ -1,0 +1,62 @@
+// The recogniser: Pyodide running digitnet's NumPy inference code, in a module Web Worker.
+// Packages (numpy and the digitnet wheel) come from this site's pyodide-lock.json, which
+// carries their sha256: the browser refuses a file that does not match.
+
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+
+const started = performance.now();
+const post = (message) => self.postMessage(message);
+
+async function start() {
+  post({ type: "status", text: "Loading the Python runtime (Pyodide)…" });
+  const pyodide = await loadPyodide({ indexURL: new URL("./pyodide/", import.meta.url).href });
+  post({ type: "status", text: "Loading NumPy and digitnet…" });
+  const errors = [];
+  await pyodide.loadPackage(["digitnet"], {
+    messageCallback: (text) => post({ type: "status", text }),
+    errorCallback: (text) => errors.push(text),
+  });
+  // loadPackage resolves even when the browser blocked a package: check what really loaded
+  const missing = ["numpy", "digitnet"].filter((name) => !(name in pyodide.loadedPackages));
+  if (missing.length) {
+    throw new Error(`could not load ${missing.join(" and ")}: ${errors.join("; ") || "the download was refused"}`);
+  }
+  return pyodide.pyimport("digitnet.webapp");
+}
+
+const webapp = start();
+
+function toJs(proxy) {
+  try {
+    return proxy.toJs({ dict_converter: Object.fromEntries });
+  } finally {
+    proxy.destroy();
+  }
+}
+
+function reason(error) {
+  // a Python exception's message ends with its last line: "ModuleName.SomeError: what went wrong"
+  const lines = String(error && error.message ? error.message : error).trim().split("\n");
+  return lines[lines.length - 1].replace(/^[\w.]*(Error|Exception): /, "");
+}
+
+async function handle(message) {
+  const app = await webapp;
+  if (message.type === "model") {
+    const response = await fetch(message.url);
+    if (!response.ok) throw new Error(`model file ${message.url}: HTTP ${response.status} ${response.statusText}`);
+    const info = toJs(app.load(await response.text(), message.name));
+    post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
+  } else if (message.type === "predict") {
+    const t0 = performance.now();
+    const result = toJs(app.predict_strokes(message.points, message.lengths, message.size));
+    const ms = performance.now() - t0;
+    post({ type: "result", version: message.version, strokes: message.strokes, ms, ...result });
+  } else if (message.type === "feedforward") {
+    post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
+  }
+}
+
+self.addEventListener("message", ({ data }) => {
+  handle(data).catch((error) => post({ type: "error", context: data.type, id: data.id, message: reason(error) }));
+});
