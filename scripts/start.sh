@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up, then evaluate the committed default model on the MNIST test set.
-source "$(dirname "$0")/venv.sh" train
-digitnet info weights/c2-100.json
-digitnet evaluate weights/c2-100.json "$@"
+# The main job: set up, build the static site with the committed models and serve it on
+# http://127.0.0.1:8000/ (extra arguments go to `digitnet serve`, e.g. --port 8080).
+source "$(dirname "$0")/venv.sh" train,web
+if [ -z "${DIGITNET_PYODIDE:-}" ] && [ -d ../shared/pyodide/v0.27.7 ]; then
+  export DIGITNET_PYODIDE="$(cd ../shared/pyodide/v0.27.7 && pwd)"  # a local Pyodide mirror, else the CDN
+fi
+exec digitnet serve "$@"

@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
-# The test suite: set up, lint, then run every test (real MNIST: see README for where it is found).
+# The test suite: set up (venv, Chromium for the browser tests), lint, then run every test.
+# MNIST comes from $DIGITNET_DATA or the user cache; Pyodide from $DIGITNET_PYODIDE or the CDN.
 source "$(dirname "$0")/venv.sh" test
+if [ -z "${DIGITNET_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need Chromium: sudo apt-get install chromium (or set DIGITNET_CHROMIUM)" >&2
+    exit 1
+  fi
+fi
 ruff check .
 python -m pytest -q "$@"

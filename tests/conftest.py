@@ -19,3 +19,50 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist_data(data_dir):
     return load_mnist(data_dir)
+
+
+# ---------------------------------------------------------------- the web site in a real browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pyodide_source() -> str:
+    """Where the tests take Pyodide from: $DIGITNET_PYODIDE, else the Pyodide CDN."""
+    from digitnet.web.site import PYODIDE_CDN
+
+    return os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The static site built from this checkout, with the committed models."""
+    from digitnet.web.site import build_site
+
+    out = tmp_path_factory.mktemp("site") / "site"
+    build_site(out, pyodide_source(), ROOT / "weights")
+    return out
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's), driven by Playwright; a missing browser is a failure, not a skip."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail(f"no Chromium at {executable}: install it (apt-get install chromium) or set DIGITNET_CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

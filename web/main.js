@@ -265,6 +265,7 @@ worker.addEventListener("message", ({ data }) => {
     outputKind = data.info.output_kind;
     const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
     modelInfo.textContent = `${data.info.layers.filter((k) => k === "dense").length} dense layers, ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
+    document.body.dataset.readyAt = performance.now().toFixed(0);
     setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
     if (drawing.strokes.length) requestPrediction(false);
   } else if (data.type === "result") {
@@ -326,6 +327,7 @@ showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();
 setState("loading", "Loading the recogniser…");
+document.body.dataset.padReadyAt = performance.now().toFixed(0); // the pad takes input from here on
 loadModels().catch((error) => fail(error.message));
 
 if ("serviceWorker" in navigator) {

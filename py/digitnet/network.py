@@ -32,7 +32,13 @@ class Network:
         return self.layers[-1].kind
 
     def feedforward(self, x: np.ndarray) -> np.ndarray:
-        """Outputs ``a (n, 10)`` for inputs ``x (n, 784)``; a single image ``(784,)`` gives ``(10,)``."""
+        """Outputs ``a (n, 10)`` for inputs ``x (n, 784)``; a single image ``(784,)`` gives ``(10,)``.
+
+        Computed in float64 whatever the weights' dtype, so that NumPy with
+        OpenBLAS (CPython) and NumPy's own loops (Pyodide) agree to ~1e-15
+        despite summing in different orders.
+        """
+        x = np.asarray(x, dtype=np.float64)
         single = x.ndim == 1
         a = x[None, :] if single else x
         with np.errstate(over="ignore"):

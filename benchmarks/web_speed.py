@@ -1,0 +1,126 @@
+"""The web page's budgets, measured in headless Chromium against the site served on 127.0.0.1.
+
+- canvas usable: navigation start → the pad takes input (main.js has run);
+- first prediction possible, cold (new profile: empty HTTP cache, no service worker) and warm
+  (reload with the service worker's cache): navigation start → a model is loaded in Pyodide;
+- one prediction: preprocessing + forward pass in Pyodide, as timed by the worker, over MNIST
+  test digits drawn with the mouse;
+- the site's size without Pyodide.
+
+Usage: ``python benchmarks/web_speed.py [--rounds 3] [--pyodide-from DIR]``; figures go to
+``benchmarks/results/web_speed.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from digitnet.training.mnist import load_mnist  # noqa: E402
+from digitnet.training.tracing import trace_digit  # noqa: E402
+from digitnet.web.serve import start_server, url_of  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
+
+BUDGETS = {"canvas_usable_s": 0.5, "cold_ready_s": 6.0, "warm_ready_s": 4.0, "prediction_ms": 15.0,
+           "site_without_pyodide_mb": 2.0}
+
+
+def page_times(page) -> tuple[float, float]:
+    """(canvas usable, model ready) in seconds after navigation start."""
+    marks = page.evaluate("[document.body.dataset.padReadyAt, document.body.dataset.readyAt]")
+    return float(marks[0]) / 1000, float(marks[1]) / 1000
+
+
+def measure(browser, url: str, digits: list[list[np.ndarray]], rounds: int) -> dict:
+    cold, warm, pad, predictions = [], [], [], []
+    for _ in range(rounds):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        wait_ready(page)
+        usable, ready = page_times(page)
+        pad.append(usable)
+        cold.append(ready)
+        wait_until(page, "document.body.dataset.offline === 'ready'")
+        page.reload()
+        wait_ready(page)
+        warm.append(page_times(page)[1])
+        size = pad_size(page)
+        for strokes in digits:
+            page.click("#clear")
+            scaled = [p / 28 * 0.6 * size + 0.2 * size for p in strokes]
+            draw(page, scaled)
+            shown_prediction(page, len(scaled))
+            predictions.append(float(page.get_attribute("#prediction", "data-ms")))
+        context.close()
+    return {"canvas_usable_s": pad, "cold_ready_s": cold, "warm_ready_s": warm, "prediction_ms": predictions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pyodide-from", default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN))
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    data = load_mnist()
+    digits = [trace_digit(data.test.images[i]) for i in range(20)]
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        summary = build_site(site, args.pyodide_from, ROOT / "weights")
+        server = start_server(site, 0)
+        executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            runs = measure(browser, url_of(server), digits, args.rounds)
+            browser.close()
+        server.shutdown()
+    figures = {key: {"median": statistics.median(v), "max": max(v), "runs": len(v)} for key, v in runs.items()}
+    figures["prediction_ms"]["p95"] = float(np.percentile(runs["prediction_ms"], 95))
+    figures["site_without_pyodide_mb"] = {"median": summary["without_pyodide"] / 1e6, "max": 0, "runs": 1}
+    figures["site_without_pyodide_mb"]["max"] = figures["site_without_pyodide_mb"]["median"]
+    report = {"default_model": summary["models"][0]["file"], "figures": figures, "budgets": BUDGETS}
+    RESULTS = HERE / "results"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "web_speed.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / "web_speed.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Web page budgets (headless Chromium, site on 127.0.0.1, 2-core machine)",
+        "",
+        f"Default model: `{report['default_model']}`.",
+        "",
+        "| measure | median | worst | runs | budget | within |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {"canvas_usable_s": "canvas usable (s)", "cold_ready_s": "first prediction possible, cold (s)",
+             "warm_ready_s": "first prediction possible, warm (s)", "prediction_ms": "one prediction in Pyodide (ms)",
+             "site_without_pyodide_mb": "site without Pyodide (MB)"}
+    for key, name in names.items():
+        f, budget = report["figures"][key], report["budgets"][key]
+        lines.append(f"| {name} | {f['median']:.3f} | {f['max']:.3f} | {f['runs']} | ≤ {budget} "
+                     f"| {'yes' if f['max'] <= budget else 'no'} |")
+    p95 = report["figures"]["prediction_ms"]["p95"]
+    lines += ["", f"One prediction, 95th percentile: {p95:.2f} ms.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

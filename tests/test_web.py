@@ -1,0 +1,242 @@
+"""The web page in headless Chromium: loading, drawing real digits, parity with CPython, failures, offline."""
+
+import json
+import re
+import shutil
+import zipfile
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+from digitnet import load_model
+from digitnet.training.tracing import trace_digit
+from digitnet.web.serve import start_server, url_of
+from digitnet.web.site import SiteError, build_site
+
+from .conftest import ROOT, pyodide_source
+from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
+
+
+@pytest.fixture
+def served(site):
+    server = start_server(site, 0)
+    yield url_of(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page whose every request is recorded; service workers blocked (see the offline test)."""
+    context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.requests = []
+    context.on("request", lambda request: page.requests.append(request.url))
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+# ---------------------------------------------------------------- the built site
+
+
+def test_site_is_self_contained_and_small(site):
+    index = json.loads((site / "models" / "index.json").read_text())
+    accuracies = [m["test_accuracy"] for m in index["models"]]
+    assert index["default"] == index["models"][int(np.argmax(accuracies))]["file"]
+    assert {m["file"] for m in index["models"]} >= {"c1.json", "c2.json", "c2-100.json"}
+    without_pyodide = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and "pyodide" not in p.parts)
+    assert without_pyodide <= 2 * 1024 * 1024
+    for name in ("index.html", "main.js", "worker.js", "sw.js", "manifest.webmanifest"):
+        text = (site / name).read_text()
+        assert not re.search(r"""(src|href)=["']/|fetch\(["']/|https?://(?!www\.w3\.org)""", text), name
+
+
+def test_digitnet_wheel_is_inference_only_and_locked(site):
+    lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())
+    assert set(lock["packages"]) == {"numpy", "digitnet"}
+    entry = lock["packages"]["digitnet"]
+    wheel = site / "pyodide" / entry["file_name"]
+    import hashlib
+
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"]
+    assert entry["depends"] == ["numpy"] and entry["imports"] == ["digitnet"]
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = {n for n in names if n.endswith(".py")}
+    assert "digitnet/layers.py" in modules and "digitnet/webapp.py" in modules
+    assert not any("training" in n or "web/" in n for n in names)
+    for name in modules:
+        source = zipfile.ZipFile(wheel).read(name).decode()
+        imports = set(re.findall(r"^(?:from|import) (\w+)", source, re.MULTILINE))
+        assert imports <= {
+            "__future__",
+            "numpy",
+            "digitnet",
+            "base64",
+            "json",
+            "os",
+            "tempfile",
+            "pathlib",
+            "typing",
+            "dataclasses",
+        }, (name, imports)
+
+
+def test_build_refuses_altered_pyodide_files(tmp_path):
+    source = pyodide_source()
+    if "://" in source:
+        pytest.fail("set DIGITNET_PYODIDE to a folder of Pyodide files for this test")
+    mirror = tmp_path / "mirror"
+    shutil.copytree(source, mirror)
+    wasm = mirror / "pyodide.asm.wasm"
+    data = bytearray(wasm.read_bytes())
+    data[1000] ^= 1
+    wasm.chmod(0o644)
+    wasm.write_bytes(bytes(data))
+    with pytest.raises(SiteError, match=r"pyodide\.asm\.wasm .* has sha256"):
+        build_site(tmp_path / "out", str(mirror), ROOT / "weights")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    with pytest.raises(SiteError, match="not empty and not an earlier digitnet site"):
+        build_site(tmp_path / "notes", source, ROOT / "weights")
+
+
+# ---------------------------------------------------------------- in the browser
+
+
+def test_page_loads_and_talks_only_to_its_own_server(page, served):
+    page.goto(served)
+    wait_ready(page)
+    assert page.requests, "no request recorded"
+    hosts = {urlparse(url).hostname for url in page.requests if not url.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert any(url.endswith(".whl") for url in page.requests)
+    assert page.evaluate("Object.keys(document.querySelector('#model').options).length") == 3
+    assert page.errors == []
+
+
+def test_drawn_mnist_digits_are_recognised_at_any_size_and_place(page, served, mnist_data):
+    """The first three test digits of every class, traced into pen strokes and drawn with the mouse:
+    small in a corner, large, and medium in the middle."""
+    page.goto(served)
+    wait_ready(page)
+    size = pad_size(page)
+    placements = [(0.16, 0.06, 0.62), (0.62, 0.04, 0.04), (0.36, 0.3, 0.25)]  # (scale, left, top) of the pad
+    wrong = []
+    for digit in range(10):
+        for k, index in enumerate(np.flatnonzero(mnist_data.test.labels == digit)[:3]):
+            scale, left, top = placements[k]
+            strokes = [
+                p / 28 * scale * size + [left * size, top * size] for p in trace_digit(mnist_data.test.images[index])
+            ]
+            page.click("#clear")
+            draw(page, strokes)
+            shown, probs = shown_prediction(page, len(strokes))
+            if shown != str(digit):
+                wrong.append((int(index), digit, shown))
+            assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-5
+    assert wrong == [], f"(test index, digit, shown): {wrong}"
+
+
+def test_same_outputs_in_pyodide_as_in_cpython(page, served, mnist_data):
+    page.goto(served)
+    wait_ready(page)
+    images = mnist_data.test.images[:200]
+    for name in ("c2-100.json", "c1.json"):
+        page.select_option("#model", name)
+        wait_ready(page)
+        outputs = np.array(page.evaluate("(images) => window.digitnet.feedforward(images)", images.ravel().tolist()))
+        expected = load_model(ROOT / "weights" / name).feedforward(images)
+        assert outputs.shape == (200 * 10,)
+        assert np.max(np.abs(outputs.reshape(200, 10) - expected)) <= 1e-6
+
+
+def test_empty_canvas_tiny_marks_clear_and_undo(page, served):
+    page.goto(served)
+    wait_ready(page)
+    assert page.text_content("#prediction") == ""
+    assert page.get_attribute("#prediction", "data-probs") == "[]"
+    size = pad_size(page)
+    draw(page, [np.array([[0.5 * size, 0.5 * size]])])  # a tap: a dot, not a digit
+    shown, probs = shown_prediction(page, 1)
+    assert shown == "" and probs == []
+    assert "No digit" in page.text_content("#confidence")
+    stroke = np.array([[0.5, 0.2], [0.5, 0.5], [0.5, 0.8]]) * size
+    draw(page, [stroke])
+    assert shown_prediction(page, 2)[0] == "1"
+    page.click("#undo")
+    assert shown_prediction(page, 1)[0] == ""
+    page.keyboard.press("Control+z")
+    assert shown_prediction(page, 0)[0] == ""
+    draw(page, [stroke])
+    assert shown_prediction(page, 1)[0] == "1"
+    page.focus("#clear")
+    page.keyboard.press("Enter")
+    assert shown_prediction(page, 0) == ("", [])
+
+
+def broken_site(site, tmp_path, damage):
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    damage(copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda s: (s / "models" / "c2-100.json").write_text('{"format": "digitnet-model", "version": 1, "lay'),
+            "truncated",
+        ),
+        (lambda s: (s / "models" / "c2-100.json").unlink(), "HTTP 404"),
+        (
+            lambda s: (s / "models" / "c2-100.json").write_text('{"format": "digitnet-model", "version": 9}'),
+            "unsupported format version 9",
+        ),
+        (lambda s: (s / "pyodide" / "pyodide.asm.wasm").unlink(), "pyodide/pyodide.asm.wasm: HTTP 404"),
+        (
+            lambda s: next((s / "pyodide").glob("digitnet-*.whl")).write_bytes(b"PK tampered"),
+            "digitnet-0.1.0-py3-none-any.whl could not be fetched",
+        ),
+    ],
+    ids=["truncated model", "missing model", "unknown version", "no Pyodide", "tampered wheel"],
+)
+def test_failures_show_a_clear_message(page, site, tmp_path, damage, message):
+    server = start_server(broken_site(site, tmp_path, damage), 0)
+    try:
+        page.goto(url_of(server))
+        wait_until(page, "['ready', 'error'].includes(document.body.dataset.state)", 90)
+        assert page.evaluate("document.body.dataset.state") == "error"
+        status = page.text_content("#status")
+        assert message in status
+        if "whl" in message:
+            assert "sha256 differs from pyodide-lock.json" in status
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_works_offline_after_the_first_visit(browser, site, tmp_path, mnist_data):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    server = start_server(shutil.copytree(site, tmp_path / "site"), 0)
+    url = url_of(server)
+    try:
+        page.goto(url)
+        wait_ready(page)
+        wait_until(page, "document.body.dataset.offline === 'ready'", 60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    page.reload()
+    wait_ready(page)
+    size = pad_size(page)
+    index = int(np.flatnonzero(mnist_data.test.labels == 4)[0])
+    strokes = [p / 28 * 0.5 * size + 0.2 * size for p in trace_digit(mnist_data.test.images[index])]
+    draw(page, strokes)
+    assert shown_prediction(page, len(strokes))[0] == "4"
+    context.close()
