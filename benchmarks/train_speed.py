@@ -51,16 +51,18 @@ def setup():
 
 def child_digitnet() -> dict:
     from digitnet.training.costs import cost_named
+    from digitnet.training.optimisers import SGD
     from digitnet.training.sgd import one_hot, update_mini_batch
 
     recipe, data, network, order = setup()
     cost, targets, n = cost_named(recipe.cost), one_hot(data.train.labels), len(data.train)
+    optimiser = SGD(recipe.eta, recipe.lmbda, n)
     images = data.train.images
     started = time.perf_counter()
     with np.errstate(over="ignore"):  # as sgd_epoch does, but with the shared order instead of the rng's
         for k in range(0, n, recipe.batch_size):
             batch = order[k : k + recipe.batch_size]
-            update_mini_batch(network, cost, images[batch], targets[batch], recipe.eta, recipe.lmbda, n)
+            update_mini_batch(network, cost, images[batch], targets[batch], optimiser)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "test_accuracy": network.accuracy(data.test.images, data.test.labels) / 100}
 
@@ -128,16 +130,103 @@ def child_full_c1() -> dict:
     }
 
 
+CNN_BATCHES = 100
+
+
+def cnn_setup():
+    from digitnet.training.mnist import load_mnist
+    from digitnet.training.recipes import recipe_named
+    from digitnet.training.train import initial_network
+
+    recipe = recipe_named("cnn")
+    data = load_mnist()
+    network = initial_network(recipe, np.random.default_rng(1))
+    order = np.random.default_rng(2).permutation(len(data.train))[: CNN_BATCHES * recipe.batch_size]
+    return recipe, data, network, order
+
+
+def child_cnn_digitnet() -> dict:
+    """``CNN_BATCHES`` mini-batches of the cnn recipe; the time inside convolution measured separately."""
+    from digitnet.layers import Conv2D
+    from digitnet.training import sgd
+    from digitnet.training.costs import cost_named
+    from digitnet.training.train import make_optimiser
+
+    recipe, data, network, order = cnn_setup()
+    in_conv = [0.0]
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                in_conv[0] += time.perf_counter() - t0
+
+        return wrapper
+
+    Conv2D.forward = timed(Conv2D.forward)
+    sgd.conv_backward = timed(sgd.conv_backward)
+    optimiser = make_optimiser(recipe, len(data.train))
+    targets = sgd.one_hot(data.train.labels)
+    cost = cost_named(recipe.cost)
+    rng = np.random.default_rng(3)
+    started = time.perf_counter()
+    for k in range(0, len(order), recipe.batch_size):
+        batch = order[k : k + recipe.batch_size]
+        sgd.update_mini_batch(network, cost, data.train.images[batch], targets[batch], optimiser, rng)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds * len(data.train) / len(order), "conv_share": in_conv[0] / seconds}
+
+
+def child_cnn_pytorch() -> dict:
+    import torch
+
+    recipe, data, _, order = cnn_setup()
+    torch.manual_seed(1)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1024, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(256, 10),
+    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.eta, weight_decay=recipe.lmbda)
+    x = torch.from_numpy(data.train.images).reshape(-1, 1, 28, 28)
+    y = torch.from_numpy(data.train.labels)
+    batches = torch.from_numpy(order)
+    started = time.perf_counter()
+    for k in range(0, len(order), recipe.batch_size):
+        batch = batches[k : k + recipe.batch_size]
+        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds * len(data.train) / len(order)}
+
+
 CHILDREN = {
     "digitnet": child_digitnet,
     "per-sample": child_per_sample,
     "pytorch": child_pytorch,
     "full-c1": child_full_c1,
+    "cnn-digitnet": child_cnn_digitnet,
+    "cnn-pytorch": child_cnn_pytorch,
 }
 
 
 def run_child(name: str) -> dict:
-    env = {**os.environ, **SINGLE_THREAD}
+    """One contender in a fresh process: single-threaded, except the CNNs, which get both cores."""
+    threads = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"} if name.startswith("cnn") else SINGLE_THREAD
+    env = {**os.environ, **threads}
     result = subprocess.run(
         [sys.executable, __file__, "--child", name], env=env, capture_output=True, text=True, check=False
     )
@@ -171,7 +260,12 @@ def main() -> None:
             )
     full = run_child("full-c1")
     print(f"full c1 run: {full['seconds']:.1f} s, peak RSS {full['max_rss_mb']:.0f} MB", flush=True)
+    cnn = {"cnn-digitnet": run_child("cnn-digitnet")}
+    if "pytorch" in contenders:
+        cnn["cnn-pytorch"] = run_child("cnn-pytorch")
+    print(f"cnn: {cnn}", flush=True)
     report = summarise(runs, full)
+    report["cnn"] = {name: {k: round(v, 3) for k, v in r.items()} for name, r in cnn.items()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / "train_speed.md").write_text(markdown(report))
@@ -220,6 +314,19 @@ def markdown(report: dict) -> str:
         f"test accuracy {full['test_accuracy']:.2f} %.",
         "",
     ]
+    cnn = report.get("cnn", {})
+    if cnn:
+        ours = cnn["cnn-digitnet"]
+        line = (
+            f"Recipe cnn, both on 2 threads, {CNN_BATCHES} mini-batches of 64 timed and scaled to an epoch of 50,000 "
+            f"images: digitnet {ours['seconds']:.1f} s per epoch, {100 * ours['conv_share']:.0f} % of it inside the "
+            "convolutions (forward and backward)."
+        )
+        if "cnn-pytorch" in cnn:
+            theirs = cnn["cnn-pytorch"]["seconds"]
+            ratio = ours["seconds"] / theirs
+            line += f" PyTorch, same architecture: {theirs:.1f} s per epoch (digitnet takes {ratio:.1f}× as long)."
+        lines += [line, ""]
     return "\n".join(lines)
 
 

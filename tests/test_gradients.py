@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from digitnet.layers import Dense, ReLU, Sigmoid, Softmax
+from digitnet.layers import Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape, Sigmoid, Softmax
 from digitnet.network import Network
-from digitnet.training.backprop import activation_backward, dense_backward
+from digitnet.training.backprop import activation_backward, conv_backward, dense_backward, dropout_forward
 from digitnet.training.costs import COSTS, cost_named
 from digitnet.training.sgd import backprop, one_hot
 
@@ -29,6 +29,20 @@ def numerical_grad(f, x: np.ndarray) -> np.ndarray:
 def assert_close(analytic: np.ndarray, numeric: np.ndarray) -> None:
     scale = np.maximum(1.0, np.abs(numeric))
     assert np.max(np.abs(analytic - numeric) / scale) < 1e-6, (analytic, numeric)
+
+
+def assert_backprop_matches_finite_differences(network, cost, x, y) -> None:
+    """Every parameter gradient of ``backprop`` against central differences of the summed cost."""
+
+    def total():
+        return cost.value(network.feedforward(x), y)
+
+    grads = backprop(network, cost, x, y)
+    for layer, layer_grads in zip(network.layers, grads, strict=True):
+        trained = set(layer.params()) if getattr(layer, "learned", True) else set()
+        assert set(layer_grads) == trained, layer.kind
+        for key, grad in layer_grads.items():
+            assert_close(grad, numerical_grad(total, layer.params()[key]))
 
 
 @pytest.fixture
@@ -81,14 +95,7 @@ def test_cost_gradient_through_whole_network(cost_name, output, rng):
     cost = cost_named(cost_name)
     x = rng.random((4, 8))
     y = one_hot(np.array([3, 0, 9, 3]), dtype=np.float64)
-
-    def total():
-        return cost.value(network.feedforward(x), y)
-
-    grads = backprop(network, cost, x, y)
-    for layer, layer_grads in zip(layers, grads, strict=True):
-        for key, param in layer.params().items():
-            assert_close(layer_grads[key], numerical_grad(total, param))
+    assert_backprop_matches_finite_differences(network, cost, x, y)
 
 
 def test_scaled_backprop_is_scaled_gradient(rng):
@@ -99,3 +106,60 @@ def test_scaled_backprop_is_scaled_gradient(rng):
     scaled = backprop(network, cost_named("quadratic"), x, y, scale=0.25)
     np.testing.assert_allclose(scaled[0]["weight"], 0.25 * plain[0]["weight"])
     np.testing.assert_allclose(scaled[0]["bias"], 0.25 * plain[0]["bias"])
+
+
+def test_conv_backward_matches_finite_differences(rng):
+    for stride, padding in [(1, 0), (1, 2), (2, 1)]:
+        layer = Conv2D(rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), stride, padding)
+        x = rng.standard_normal((2, 7, 6, 2))
+        g = rng.standard_normal(layer.forward(x).shape)
+
+        def cost(layer=layer, x=x, g=g):
+            return float(np.sum(g * layer.forward(x)))
+
+        grad_x, grads = conv_backward(layer, x, g)
+        assert grad_x.shape == x.shape
+        assert_close(grad_x, numerical_grad(cost, x))
+        assert_close(grads["weight"], numerical_grad(cost, layer.weight))
+        assert_close(grads["bias"], numerical_grad(cost, layer.bias))
+
+
+@pytest.mark.parametrize("layer", [MaxPool(2), MaxPool(3), Reshape((-1,)), Dropout(0.3)], ids=lambda layer: layer.kind)
+def test_shape_layers_backward_matches_finite_differences(layer, rng):
+    x = rng.permutation(2 * 7 * 7 * 3).reshape(2, 7, 7, 3) / 10.0  # distinct values: no ties in a pooling window
+    g = rng.standard_normal(layer.forward(x).shape)
+
+    def cost():
+        return float(np.sum(g * layer.forward(x)))
+
+    analytic = activation_backward(layer, x, layer.forward(x), g)
+    assert analytic.shape == x.shape
+    assert_close(analytic, numerical_grad(cost, x))
+
+
+def test_dropout_mask_is_used_both_ways(rng):
+    layer = Dropout(0.5)
+    x = np.ones((200, 50))
+    y, mask = dropout_forward(layer, x, rng)
+    assert set(np.unique(mask)) == {0.0, 2.0} and 0.4 < np.mean(mask == 0) < 0.6
+    assert np.array_equal(y, x * mask)
+    g = rng.standard_normal(x.shape)
+    assert np.array_equal(activation_backward(layer, x, y, g, mask), g * mask)
+
+
+def test_cnn_gradient_through_whole_network(rng):
+    """``backprop`` of a small conv net (reshape, conv, ReLU, pool, dense, softmax) against finite differences."""
+    layers = [
+        Reshape((6, 6, 1)),
+        Conv2D(rng.standard_normal((2, 1, 3, 3)) * 0.5, rng.standard_normal(2) * 0.1, 1, 1),
+        ReLU(),
+        MaxPool(2),
+        Reshape((-1,)),
+        Dense(rng.standard_normal((10, 18)) * 0.5, rng.standard_normal(10) * 0.1),
+        Softmax(),
+    ]
+    network = Network(layers, "log-likelihood")
+    cost = cost_named("log-likelihood")
+    x = rng.random((3, 36))
+    y = one_hot(np.array([1, 4, 9]), dtype=np.float64)
+    assert_backprop_matches_finite_differences(network, cost, x, y)

@@ -66,7 +66,7 @@ def parse(doc):
         (lambda d: d.update(cost="hinge"), "unknown cost 'hinge'"),
         (lambda d: d.pop("layers"), "missing 'layers'"),
         (lambda d: d.update(layers=[]), "no layers"),
-        (lambda d: d["layers"].pop(2), "the network has 12 outputs, expected 10"),
+        (lambda d: d["layers"].pop(2), "the network has outputs of shape [12], expected [10]"),
         (lambda d: d["layers"].pop(0), "layer 1 takes 12 inputs but receives 784"),
     ],
 )

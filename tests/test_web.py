@@ -12,7 +12,7 @@ import pytest
 from digitnet import load_model
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import SiteError, build_site
+from digitnet.web.site import SiteError, build_site, model_files
 
 from .conftest import ROOT, pyodide_source
 from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
@@ -44,11 +44,12 @@ def page(browser):
 
 def test_site_is_self_contained_and_small(site):
     index = json.loads((site / "models" / "index.json").read_text())
-    accuracies = [m["test_accuracy"] for m in index["models"]]
-    assert index["default"] == index["models"][int(np.argmax(accuracies))]["file"]
-    assert {m["file"] for m in index["models"]} >= {"c1.json", "c2.json", "c2-100.json"}
-    without_pyodide = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and "pyodide" not in p.parts)
-    assert without_pyodide <= 2 * 1024 * 1024
+    assert {m["file"] for m in index["models"]} == {p.name for p in model_files(ROOT / "weights")}
+    drawn = json.loads((ROOT / "weights" / "robustness.json").read_text())
+    assert index["default"] == max(drawn, key=lambda name: drawn[name]["drawn"]) + ".json"
+    page = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not {"pyodide", "models"} & set(p.parts))
+    assert page <= 100_000  # HTML, JavaScript, CSS, manifest, icons
+    assert all(p.stat().st_size < 2_000_000 for p in (site / "models").glob("*.json"))
     for name in ("index.html", "main.js", "worker.js", "sw.js", "manifest.webmanifest"):
         text = (site / name).read_text()
         assert not re.search(r"""(src|href)=["']/|fetch\(["']/|https?://(?!www\.w3\.org)""", text), name
@@ -107,14 +108,15 @@ def test_build_refuses_altered_pyodide_files(tmp_path):
 # ---------------------------------------------------------------- in the browser
 
 
-def test_page_loads_and_talks_only_to_its_own_server(page, served):
+def test_page_loads_and_talks_only_to_its_own_server(page, served, site):
     page.goto(served)
     wait_ready(page)
     assert page.requests, "no request recorded"
     hosts = {urlparse(url).hostname for url in page.requests if not url.startswith(("data:", "blob:"))}
     assert hosts == {"127.0.0.1"}, hosts
     assert any(url.endswith(".whl") for url in page.requests)
-    assert page.evaluate("Object.keys(document.querySelector('#model').options).length") == 3
+    shipped = len(json.loads((site / "models" / "index.json").read_text())["models"])
+    assert page.evaluate("document.querySelector('#model').options.length") == shipped >= 8
     assert page.errors == []
 
 
@@ -145,7 +147,7 @@ def test_same_outputs_in_pyodide_as_in_cpython(page, served, mnist_data):
     page.goto(served)
     wait_ready(page)
     images = mnist_data.test.images[:200]
-    for name in ("c2-100.json", "c1.json"):
+    for name in ("cnn.json", "c2_conv-learned.json", "c1.json"):
         page.select_option("#model", name)
         wait_ready(page)
         outputs = np.array(page.evaluate("(images) => window.digitnet.feedforward(images)", images.ravel().tolist()))
@@ -178,6 +180,10 @@ def test_empty_canvas_tiny_marks_clear_and_undo(page, served):
     assert shown_prediction(page, 0) == ("", [])
 
 
+def default_model(site):
+    return site / "models" / json.loads((site / "models" / "index.json").read_text())["default"]
+
+
 def broken_site(site, tmp_path, damage):
     copy = tmp_path / "site"
     shutil.copytree(site, copy)
@@ -189,12 +195,12 @@ def broken_site(site, tmp_path, damage):
     ("damage", "message"),
     [
         (
-            lambda s: (s / "models" / "c2-100.json").write_text('{"format": "digitnet-model", "version": 1, "lay'),
+            lambda s: default_model(s).write_text('{"format": "digitnet-model", "version": 1, "lay'),
             "truncated",
         ),
-        (lambda s: (s / "models" / "c2-100.json").unlink(), "HTTP 404"),
+        (lambda s: default_model(s).unlink(), "HTTP 404"),
         (
-            lambda s: (s / "models" / "c2-100.json").write_text('{"format": "digitnet-model", "version": 9}'),
+            lambda s: default_model(s).write_text('{"format": "digitnet-model", "version": 9}'),
             "unsupported format version 9",
         ),
         (lambda s: (s / "pyodide" / "pyodide.asm.wasm").unlink(), "pyodide/pyodide.asm.wasm: HTTP 404"),

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.layers import Dense, Layer, ReLU, Sigmoid, Softmax
+from digitnet.layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Layer,
+    MaxPool,
+    PatchFeatures,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Softmax,
+    im2col,
+    windows,
+)
 
 
 def dense_backward(
@@ -21,6 +34,64 @@ def dense_backward(
     grads = {"weight": grad_out.T @ x, "bias": grad_out.sum(axis=0)}
     grad_x = grad_out @ layer.weight if need_grad_x else None
     return grad_x, grads
+
+
+def conv_backward(
+    layer: Conv2D, x: np.ndarray, grad_out: np.ndarray, need_grad_x: bool = True
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """With ``G = ∂C/∂z`` as ``(n·h'·w', f)`` and the patches as ``P (n·h'·w', c·k²)``:
+    ``∂C/∂W = Gᵀ·P``, ``∂C/∂b = Σ_rows G``, and ``∂C/∂x`` adds each row of ``G·W`` back
+    onto the patch it came from (col2im)."""
+    f, c, k, _ = layer.weight.shape
+    columns, (n, oh, ow) = im2col(x, k, layer.stride, layer.padding)
+    g = grad_out.reshape(-1, f)
+    grads = {"weight": (g.T @ columns).reshape(layer.weight.shape), "bias": g.sum(axis=0)}
+    if not need_grad_x:
+        return None, grads
+    grad_patches = (g @ layer.weight.reshape(f, -1)).reshape(n, oh, ow, c, k, k)
+    p, s = layer.padding, layer.stride
+    grad_x = np.zeros((n, x.shape[1] + 2 * p, x.shape[2] + 2 * p, c), dtype=grad_out.dtype)
+    for i in range(k):
+        for j in range(k):
+            grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += grad_patches[..., i, j]
+    return grad_x[:, p : p + x.shape[1], p : p + x.shape[2], :], grads
+
+
+def patch_features_backward(
+    layer: PatchFeatures, x: np.ndarray, grad_out: np.ndarray, need_grad_x: bool = True
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """``F = P·Kᵀ``: ``∂C/∂K = Σ_n Gᵀ·P`` (zero when the kernels are fixed); ``∂C/∂x`` is the pixels'
+    own gradient plus ``G·K`` put back on the patches."""
+    k, size, _ = layer.kernels.shape
+    n_features = layer.n_out - x.shape[1]
+    g = grad_out[:, :n_features].reshape(len(x), k, -1)  # (n, k, patches)
+    patches = layer.patches(x)
+    grads = {}
+    if layer.learned:
+        grads["kernels"] = np.einsum("nkp,npj->kj", g, patches).reshape(layer.kernels.shape)
+    if not need_grad_x:
+        return None, grads
+    m = layer.side // size
+    back = (g.transpose(0, 2, 1) @ layer.kernels.reshape(k, -1)).reshape(len(x), m, m, size, size)
+    return grad_out[:, n_features:] + back.transpose(0, 1, 3, 2, 4).reshape(x.shape), grads
+
+
+def maxpool_backward(layer: MaxPool, x: np.ndarray, out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+    """Each window's gradient goes to the input that was its maximum (to every one, on a tie)."""
+    blocks = windows(x, layer.size)
+    winners = blocks == out[:, :, None, :, None, :]
+    grad_blocks = winners * grad_out[:, :, None, :, None, :]
+    grad_x = np.zeros_like(x, dtype=grad_out.dtype)
+    h, w = blocks.shape[1] * layer.size, blocks.shape[3] * layer.size
+    grad_x[:, :h, :w] = grad_blocks.reshape(len(x), h, w, x.shape[3])
+    return grad_x
+
+
+def dropout_forward(layer: Dropout, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training-time dropout: ``y = x ⊙ mask``, ``mask`` holding 0 (probability ``rate``) or ``1/(1 − rate)``."""
+    keep = 1 - layer.rate
+    mask = (rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / x.dtype.type(keep)
+    return x * mask, mask
 
 
 def sigmoid_backward(out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
@@ -41,12 +112,20 @@ def softmax_backward(out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     return out * (grad_out - np.sum(grad_out * out, axis=1, keepdims=True))
 
 
-def activation_backward(layer: Layer, x: np.ndarray, out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
-    """``∂C/∂x`` through a parameter-free activation layer."""
+def activation_backward(
+    layer: Layer, x: np.ndarray, out: np.ndarray, grad_out: np.ndarray, cache: np.ndarray | None = None
+) -> np.ndarray:
+    """``∂C/∂x`` through a parameter-free layer (``cache``: the dropout mask used going forward)."""
     if isinstance(layer, Sigmoid):
         return sigmoid_backward(out, grad_out)
     if isinstance(layer, ReLU):
         return relu_backward(x, grad_out)
     if isinstance(layer, Softmax):
         return softmax_backward(out, grad_out)
+    if isinstance(layer, MaxPool):
+        return maxpool_backward(layer, x, out, grad_out)
+    if isinstance(layer, Reshape):
+        return grad_out.reshape(x.shape)
+    if isinstance(layer, Dropout):
+        return grad_out if cache is None else grad_out * cache
     raise TypeError(f"no backward pass for layer {layer.kind!r}")

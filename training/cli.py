@@ -19,10 +19,18 @@ from digitnet.training.images import ImageError, read_ink
 from digitnet.training.mnist import MnistError, Split, load_mnist
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
+from digitnet.training.robustness import evaluate_suite, suite_sets, write_suite
 from digitnet.training.sweep import sweep, write_sweep
-from digitnet.training.train import CheckpointError, output_paths, train_recipe
+from digitnet.training.train import CheckpointError, output_paths, recipe_data, train_recipe
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import DEFAULT_WEIGHTS, PYODIDE_CDN, SiteError, build_site
+from digitnet.web.site import (
+    DEFAULT_WEIGHTS,
+    PYODIDE_CDN,
+    SITE_BUDGET_WITHOUT_PYODIDE,
+    SiteError,
+    build_site,
+    model_files,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("runs"), help="output directory (default: runs)")
     train.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
     train.add_argument("--seed", type=int, help="override the recipe's random seed")
+    train.add_argument("--augment", action="store_true", help="random affine + elastic copies every epoch")
     train.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
     train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
     add_data_dir(train)
@@ -58,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.set_defaults(run=run_sweep)
 
     evaluate = commands.add_parser("evaluate", help="accuracy and confusion matrix on the MNIST test split")
-    evaluate.add_argument("model", type=Path)
+    evaluate.add_argument("model", type=Path, nargs="*", help="model file(s); with --suite, default: weights/*")
+    evaluate.add_argument("--suite", action="store_true", help="every model on the robustness sets too")
+    evaluate.add_argument("--write", type=Path, help="with --suite: save the figures as JSON")
     add_data_dir(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -109,8 +120,11 @@ def run_build_site(args: argparse.Namespace) -> int:
     summary = build_site(args.out, args.pyodide_from, args.weights)
     print(
         f"built {args.out}: {len(summary['models'])} models, default {summary['models'][0]['file']}; "
-        f"{summary['without_pyodide'] / 1e6:.2f} MB without Pyodide, {summary['total'] / 1e6:.1f} MB in all"
+        f"{summary['without_pyodide'] / 1e6:.2f} MB without Pyodide (models {summary['models_bytes'] / 1e6:.2f} MB), "
+        f"{summary['total'] / 1e6:.1f} MB in all"
     )
+    if summary["without_pyodide"] > SITE_BUDGET_WITHOUT_PYODIDE:
+        print(f"note: over the {SITE_BUDGET_WITHOUT_PYODIDE / 1e6:.0f} MB budget for the site without Pyodide")
     return 0
 
 
@@ -131,7 +145,9 @@ def run_train(args: argparse.Namespace) -> int:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
     if args.seed is not None:
         recipe = dataclasses.replace(recipe, seed=args.seed)
-    data = load_mnist(args.data_dir)
+    if args.augment:
+        recipe = dataclasses.replace(recipe, augment=True)
+    data = recipe_data(recipe, args.data_dir)
     if args.limit is not None:
         data.train = Split(data.train.images[: args.limit], data.train.labels[: args.limit])
     print(f"training {recipe.name}: {recipe.description}; {len(data.train):,} images, {recipe.epochs} epochs")
@@ -156,7 +172,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     recipe = recipe_named(args.recipe)
     first, _, last = args.seeds.partition("-")
     seeds = list(range(int(first), int(last or first) + 1))
-    result = sweep(recipe, seeds, load_mnist(args.data_dir), args.out)
+    result = sweep(recipe, seeds, recipe_data(recipe, args.data_dir), args.out)
     summary = args.summary or Path("weights") / f"{recipe.name}.seeds.json"
     write_sweep(result, summary)
     for key, s in result["summary"].items():
@@ -170,7 +186,8 @@ def print_epoch(figures: dict[str, Any]) -> None:
     for name in ("training", "validation", "test"):
         if f"{name}_accuracy" in figures:
             parts.append(f"{name} {figures[f'{name}_accuracy']:6.2f} %")
-    parts.append(f"cost {figures['training_cost']:.4f}")
+    if "training_cost" in figures:
+        parts.append(f"cost {figures['training_cost']:.4f}")
     parts.append(f"{figures['seconds']:.2f} s")
     print("  ".join(parts), flush=True)
 
@@ -206,17 +223,39 @@ def progress_bar(epochs: int):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    network = load_model(args.model)
+    if args.suite:
+        return run_suite(args)
+    if len(args.model) != 1:
+        raise ValueError("evaluate takes one model file (or several with --suite)")
+    model = args.model[0]
+    network = load_model(model)
     test = load_mnist(args.data_dir).test
     predicted = network.predict(test.images)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (test.labels, predicted), 1)
     correct = int(np.trace(confusion))
-    print(f"{args.model}: {correct} / {len(test)} correct = {100 * correct / len(test):.2f} % on the MNIST test set")
+    print(f"{model}: {correct} / {len(test)} correct = {100 * correct / len(test):.2f} % on the MNIST test set")
     print("confusion matrix (rows: true digit, columns: predicted digit)")
     print("     " + "".join(f"{d:>6}" for d in range(10)))
     for digit, row in enumerate(confusion):
         print(f"{digit:>5}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    paths = args.model or model_files(DEFAULT_WEIGHTS)
+    networks = {path.stem: load_model(path) for path in paths}
+    test = load_mnist(args.data_dir).test
+    print(f"building the robustness sets from the {len(test):,} test images…", flush=True)
+    sets = suite_sets(test)
+    results = evaluate_suite(networks, test, sets)
+    names = list(sets)
+    print("model".ljust(16) + "".join(f"{name:>15}" for name in names))
+    for model, figures in results.items():
+        print(model.ljust(16) + "".join(f"{figures[name]:>14.2f}%" for name in names))
+    if args.write:
+        write_suite(results, args.write)
+        print(f"wrote {args.write}")
     return 0
 
 

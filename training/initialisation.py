@@ -6,19 +6,20 @@ import itertools
 
 import numpy as np
 
-from digitnet.layers import ACTIVATIONS, Dense, Layer
+from digitnet.layers import ACTIVATIONS, Conv2D, Dense, Dropout, Layer, MaxPool, PatchFeatures, Reshape
 from digitnet.network import Network
 
-INITIALISATIONS = ("large", "default")
+INITIALISATIONS = ("large", "default", "he")
 
 
 def initial_weight(n_in: int, n_out: int, init: str, rng: np.random.Generator) -> np.ndarray:
-    """``W (n_out, n_in)``: "large" draws N(0, 1) (ch. 1); "default" N(0, 1/n_in) (ch. 3)."""
+    """``W (n_out, n_in)``: "large" draws N(0, 1) (ch. 1); "default" N(0, 1/n_in) (ch. 3);
+    "he" N(0, 2/n_in), for layers followed by ReLU (He et al. 2015)."""
     if init not in INITIALISATIONS:
         raise ValueError(f"unknown initialisation {init!r} (known: {', '.join(INITIALISATIONS)})")
     weight = rng.standard_normal((n_out, n_in), dtype=np.float32)
-    if init == "default":
-        weight /= np.float32(np.sqrt(n_in))
+    if init != "large":
+        weight *= np.float32(np.sqrt((2.0 if init == "he" else 1.0) / n_in))
     return weight
 
 
@@ -32,4 +33,63 @@ def build_mlp(sizes: list[int], hidden: str, output: str, init: str, cost: str, 
         weight = initial_weight(n_in, n_out, init, rng)
         bias = rng.standard_normal(n_out, dtype=np.float32)
         layers += [Dense(weight, bias), ACTIVATIONS[output if i == len(sizes) - 2 else hidden]()]
+    return Network(layers, cost)
+
+
+#: The original Rust-NN's six hand-written 4×4 kernels: vertical line, horizontal line, the two
+#: diagonals, two ring shapes.
+RUST_NN_KERNELS = np.array(
+    [
+        [[-1, 1, 1, -1]] * 4,
+        [[-1, -1, -1, -1], [1, 1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, -1]],
+        [[-1, 0, 0.5, 1], [0, 0.5, 1, 0.5], [0.5, 1, 0.5, 0], [1, 0.5, 0, -1]],
+        [[1, 0.5, 0, -1], [0.5, 1, 0.5, 0], [0, 0.5, 1, 0.5], [-1, 0, 0.5, 1]],
+        [[-1, 1, 1, -1], [1, -1, -1, 1], [1, -1, -1, 1], [-1, 1, 1, -1]],
+        [[0.5, 1, 1, 0.5], [1, 0.5, 0.5, 1], [1, 0.5, 0.5, 1], [0.5, 1, 1, 0.5]],
+    ],
+    dtype=np.float32,
+)
+
+
+def build_network(architecture: tuple[tuple, ...], cost: str, init: str, rng: np.random.Generator) -> Network:
+    """A network from layer specs: ``("reshape", *shape)``, ``("conv", filters, size, padding)``,
+    ``("maxpool", size)``, ``("dense", n_out)``, ``("dropout", rate)``, ``("patch-features", learned)``
+    and activations by name.
+
+    ``init`` "he": weights N(0, 2/fan_in) (the last layer's N(0, 1/fan_in)), biases 0;
+    "default" or "large": Nielsen's, with N(0, 1) biases.
+    """
+    shape: tuple[int, ...] = (784,)
+    layers: list[Layer] = []
+    last = max(i for i, spec in enumerate(architecture) if spec[0] in ("conv", "dense"))
+
+    def bias(n: int) -> np.ndarray:
+        return np.zeros(n, np.float32) if init == "he" else rng.standard_normal(n, dtype=np.float32)
+
+    for i, (kind, *args) in enumerate(architecture):
+        weight_init = "default" if i == last and init == "he" else init
+        if kind == "reshape":
+            size = int(np.prod(shape))
+            shape = tuple(size // -int(np.prod(args)) if a == -1 else a for a in args)
+            layers.append(Reshape(tuple(args)))
+        elif kind == "patch-features":
+            layer = PatchFeatures(RUST_NN_KERNELS.copy(), learned=args[0])
+            layers.append(layer)
+            shape = (layer.n_out,)
+        elif kind == "conv":
+            filters, size, padding = args
+            fan_in = shape[2] * size * size
+            weight = initial_weight(fan_in, filters, weight_init, rng).reshape(filters, shape[2], size, size)
+            layers.append(Conv2D(weight, bias(filters), 1, padding))
+            shape = (shape[0] + 2 * padding - size + 1, shape[1] + 2 * padding - size + 1, filters)
+        elif kind == "maxpool":
+            layers.append(MaxPool(args[0]))
+            shape = (shape[0] // args[0], shape[1] // args[0], shape[2])
+        elif kind == "dense":
+            layers.append(Dense(initial_weight(shape[0], args[0], weight_init, rng), bias(args[0])))
+            shape = (args[0],)
+        elif kind == "dropout":
+            layers.append(Dropout(args[0]))
+        else:
+            layers.append(ACTIVATIONS[kind]())
     return Network(layers, cost)

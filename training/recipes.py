@@ -32,12 +32,28 @@ class Recipe:
     book: str = ""
     original: str = ""
     target: float | None = None
+    #: layer specs of a network not described by ``sizes`` (see ``initialisation.build_network``)
+    architecture: tuple[tuple, ...] = ()
+    optimiser: str = "sgd"
+    momentum: float = 0.0
+    schedule: str = "constant"  # or "cosine": η decays to 1 % over the run, after ``warmup`` epochs
+    warmup: int = 0
+    augment: bool = False  # random affine + elastic copies of the training images, new every epoch
+    monitor_training: bool = True  # evaluate the training split after every epoch
+    #: "mnist" (50,000 / 10,000 / 10,000), "randomised" (the original's 100,000 training images,
+    #: validation with its shifted-and-noisy copies) or "all-randomised" (all 70,000 + copies, no held-out set)
+    data: str = "mnist"
+    noise_high: int = 150  # most pixels flipped in a noisy copy
 
     def settings(self) -> dict[str, Any]:
         """Everything that determines the trained weights (a resumed run must match it)."""
-        keep = ("sizes", "hidden", "output", "cost", "init", "eta", "lmbda", "batch_size", "epochs", "seed")
-        d = asdict(self)
-        return {k: (list(d[k]) if isinstance(d[k], tuple) else d[k]) for k in keep}
+        skip = ("name", "description", "book", "original", "target", "monitor_training")
+        return {k: _plain(v) for k, v in asdict(self).items() if k not in skip}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as they come back from JSON."""
+    return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 C1 = Recipe(
@@ -81,7 +97,91 @@ C2_100 = dataclasses.replace(
     target=97.8,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (C1, C2, C2_100)}
+C2_MOD = dataclasses.replace(
+    C2,
+    name="c2_mod",
+    description="Rust-NN version 2.1: c2 with η = 1.0 on the randomised data (50,000 images + 50,000 "
+    "shifted/noisy copies), best validation epoch kept",
+    eta=1.0,
+    data="randomised",
+    book="—",
+    original="68 % on its randomised data (the web page's model)",
+    target=96.0,
+)
+
+C2_CONV = dataclasses.replace(
+    C2_MOD,
+    name="c2_conv",
+    description="c2_mod with the original's six fixed 4×4 kernels on the 7×7 disjoint patches as 294 extra inputs",
+    sizes=(1078, 30, 10),
+    architecture=(("patch-features", False), ("dense", 30), ("sigmoid",), ("dense", 10), ("sigmoid",)),
+    original="no gain over c2_mod",
+    target=None,
+)
+
+C2_CONV_LEARNED = dataclasses.replace(
+    C2_CONV,
+    name="c2_conv-learned",
+    description="c2_conv whose six 4×4 patch kernels are learned by backpropagation (starting from the fixed ones)",
+    architecture=(("patch-features", True), ("dense", 30), ("sigmoid",), ("dense", 10), ("sigmoid",)),
+    original="—",
+)
+
+C2_MOD2 = dataclasses.replace(
+    C2_MOD,
+    name="c2_mod2",
+    description="Rust-NN c2_mod2: [784, 50, 30, 10] on all 70,000 MNIST images + randomised copies "
+    "(50–250 flips), best training-accuracy epoch kept; no held-out MNIST left",
+    sizes=(784, 50, 30, 10),
+    eta=0.5,
+    epochs=50,
+    data="all-randomised",
+    noise_high=250,
+    select_on="training",
+    original="—",
+    target=None,
+)
+
+CNN = Recipe(
+    name="cnn",
+    description="conv 32@5×5 → pool → conv 64@5×5 → pool → 256 ReLU (dropout 0.5) → softmax; Adam, "
+    "cosine schedule, affine + elastic augmentation",
+    sizes=(784, 10),
+    hidden="relu",
+    output="softmax",
+    cost="log-likelihood",
+    init="he",
+    eta=1e-3,
+    lmbda=1e-4,
+    batch_size=64,
+    epochs=30,
+    seed=1,
+    book="99.60 % (ch. 6, single net)",
+    original="—",
+    target=99.6,
+    architecture=(
+        ("reshape", 28, 28, 1),
+        ("conv", 32, 5, 0),
+        ("relu",),
+        ("maxpool", 2),
+        ("conv", 64, 5, 0),
+        ("relu",),
+        ("maxpool", 2),
+        ("reshape", -1),
+        ("dense", 256),
+        ("relu",),
+        ("dropout", 0.5),
+        ("dense", 10),
+        ("softmax",),
+    ),
+    optimiser="adam",
+    schedule="cosine",
+    warmup=1,
+    augment=True,
+    monitor_training=False,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (C1, C2, C2_100, C2_MOD, C2_CONV, C2_CONV_LEARNED, C2_MOD2, CNN)}
 
 
 def recipe_named(name: str) -> Recipe:

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.layers import Dense
+from digitnet.layers import Conv2D, Dense, Dropout, PatchFeatures
 from digitnet.network import Network
-from digitnet.training.backprop import activation_backward, dense_backward
+from digitnet.training.backprop import (
+    activation_backward,
+    conv_backward,
+    dense_backward,
+    dropout_forward,
+    patch_features_backward,
+)
 from digitnet.training.costs import Cost
+from digitnet.training.optimisers import SGD, Adam
 
 
 def one_hot(labels: np.ndarray, n_classes: int = 10, dtype: type = np.float32) -> np.ndarray:
@@ -30,18 +37,29 @@ def check_output(network: Network, cost: Cost) -> None:
 
 
 def backprop(
-    network: Network, cost: Cost, x: np.ndarray, y: np.ndarray, scale: float = 1.0
+    network: Network,
+    cost: Cost,
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float = 1.0,
+    rng: np.random.Generator | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty for activations).
+    """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty without parameters).
 
-    Forward: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)``. Output error: ``δ = ∂C/∂z`` of
-    the last activation (fused ``a − y`` where the cost allows it). Backward:
-    each layer turns ``∂C/∂(its output)`` into ``∂C/∂(its input)``.
+    Forward: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)`` (dropout active when ``rng`` is given).
+    Output error: ``δ = ∂C/∂z`` of the last activation (fused ``a − y`` where the
+    cost allows it). Backward: each layer turns ``∂C/∂(its output)`` into
+    ``∂C/∂(its input)``; the input of the first layer with parameters needs none.
     """
     layers = network.layers
     activations = [x]
-    for layer in layers:
-        activations.append(layer.forward(activations[-1]))
+    masks: list[np.ndarray | None] = [None] * len(layers)
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dropout) and rng is not None:
+            out, masks[i] = dropout_forward(layer, activations[-1], rng)
+        else:
+            out = layer.forward(activations[-1])
+        activations.append(out)
     a = activations[-1]
     if cost.fused_kind == network.output_kind:
         delta = a - y
@@ -49,34 +67,42 @@ def backprop(
         delta = activation_backward(layers[-1], activations[-2], a, cost.grad(a, y))
     if scale != 1:
         delta *= scale
+    first = next(i for i, layer in enumerate(layers) if layer.params())
     grads: list[dict[str, np.ndarray]] = [{}] * len(layers)
-    for i in range(len(layers) - 2, -1, -1):
+    for i in range(len(layers) - 2, first - 1, -1):
         layer = layers[i]
         if isinstance(layer, Dense):
-            delta, grads[i] = dense_backward(layer, activations[i], delta, need_grad_x=i > 0)
+            delta, grads[i] = dense_backward(layer, activations[i], delta, need_grad_x=i > first)
+        elif isinstance(layer, Conv2D):
+            delta, grads[i] = conv_backward(layer, activations[i], delta, need_grad_x=i > first)
+        elif isinstance(layer, PatchFeatures):
+            delta, grads[i] = patch_features_backward(layer, activations[i], delta, need_grad_x=i > first)
         else:
-            delta = activation_backward(layer, activations[i], activations[i + 1], delta)
+            delta = activation_backward(layer, activations[i], activations[i + 1], delta, masks[i])
     return grads
 
 
 def update_mini_batch(
-    network: Network, cost: Cost, x: np.ndarray, y: np.ndarray, eta: float, lmbda: float, n: int
+    network: Network,
+    cost: Cost,
+    x: np.ndarray,
+    y: np.ndarray,
+    optimiser: SGD | Adam,
+    rng: np.random.Generator | None = None,
 ) -> None:
-    """One SGD step on the mini-batch ``x (m, 784)``, ``y (m, 10)``, in place.
+    """One step of ``optimiser`` on the mini-batch ``x (m, 784)``, ``y (m, 10)``, in place.
 
-    ``w → (1 − ηλ/n) w − (η/m) ∂C/∂w`` and ``b → b − (η/m) ∂C/∂b``: L2 weight
-    decay in Nielsen's form, ``n`` being the size of the whole training set.
-    The factor η/m is applied once, to the output error, before backpropagation.
+    The optimiser's factor (η/m for SGD) is applied once, to the output error,
+    before backpropagation.
     """
-    step = eta / len(x)
-    decay = 1 - eta * lmbda / n
-    for layer, grads in zip(network.layers, backprop(network, cost, x, y, scale=step), strict=True):
-        if not grads:
-            continue
-        if decay != 1:
-            layer.weight *= decay
-        layer.weight -= grads["weight"]
-        layer.bias -= grads["bias"]
+    grads = backprop(network, cost, x, y, scale=optimiser.gradient_scale(len(x)), rng=rng)
+    params, flat, weights = [], [], []
+    for layer, layer_grads in zip(network.layers, grads, strict=True):
+        for key, g in layer_grads.items():
+            params.append(layer.params()[key])
+            flat.append(g)
+            weights.append(key == "weight")
+    optimiser.step(params, flat, weights)
 
 
 def sgd_epoch(
@@ -85,18 +111,18 @@ def sgd_epoch(
     images: np.ndarray,
     targets: np.ndarray,
     batch_size: int,
-    eta: float,
-    lmbda: float,
+    optimiser: SGD | Adam,
     rng: np.random.Generator,
     on_batch=None,
 ) -> None:
-    """One pass over the training set in a fresh random order, one SGD step per mini-batch."""
+    """One pass over the training set in a fresh random order, one optimiser step per mini-batch."""
     n = len(images)
     order = rng.permutation(n)
+    dropout = rng if any(isinstance(layer, Dropout) for layer in network.layers) else None
     with np.errstate(over="ignore"):
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            update_mini_batch(network, cost, images[batch], targets[batch], eta, lmbda, n)
+            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, dropout)
             if on_batch is not None:
                 on_batch(len(batch))
 
@@ -108,6 +134,8 @@ def total_cost(network: Network, cost: Cost, images: np.ndarray, targets: np.nda
         cost.value(network.feedforward(images[s : s + 10_000]), targets[s : s + 10_000]) for s in range(0, n, 10_000)
     )
     weights = sum(
-        float(np.sum(layer.weight.astype(np.float64) ** 2)) for layer in network.layers if isinstance(layer, Dense)
+        float(np.sum(layer.weight.astype(np.float64) ** 2))
+        for layer in network.layers
+        if isinstance(layer, Dense | Conv2D)
     )
     return value / n + 0.5 * lmbda / n * weights

@@ -9,6 +9,7 @@ while the run is unfinished, ``NAME.checkpoint.npz``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import io
 import json
@@ -21,12 +22,14 @@ from typing import Any
 import numpy as np
 
 import digitnet
-from digitnet.layers import ACTIVATIONS, Dense, Layer
-from digitnet.modelfile import save_model, write_atomic
+from digitnet.modelfile import model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
+from digitnet.training.augment import augment
 from digitnet.training.costs import cost_named
-from digitnet.training.initialisation import build_mlp
-from digitnet.training.mnist import Mnist, Split
+from digitnet.training.initialisation import build_mlp, build_network
+from digitnet.training.mnist import Mnist, Split, load_mnist
+from digitnet.training.optimisers import SGD, Adam, cosine_rate
+from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import Recipe
 from digitnet.training.sgd import check_output, one_hot, sgd_epoch, total_cost
 
@@ -42,6 +45,7 @@ class RunState:
     network: Network
     best: Network
     rng: np.random.Generator
+    optimiser: SGD | Adam
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -73,29 +77,21 @@ def train_recipe(
     paths = output_paths(out_dir, recipe)
     cost = cost_named(recipe.cost)
     settings = {**recipe.settings(), "train_size": len(data.train)}
-    state = None if restart else load_checkpoint(paths["checkpoint"], settings)
+    state = None if restart else load_checkpoint(paths["checkpoint"], settings, recipe)
     if state is None:
         rng = np.random.default_rng(recipe.seed)
-        network = build_mlp(list(recipe.sizes), recipe.hidden, recipe.output, recipe.init, recipe.cost, rng)
-        state = RunState(network, copy.deepcopy(network), rng)
+        network = initial_network(recipe, rng)
+        state = RunState(network, copy.deepcopy(network), rng, make_optimiser(recipe, len(data.train)))
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
         started = time.perf_counter()
+        state.optimiser.lr = learning_rate(recipe, epoch)
+        images = augment(data.train.images, state.rng) if recipe.augment else data.train.images
         on_batch = progress(epoch, len(data.train)) if progress else None
-        sgd_epoch(
-            state.network,
-            cost,
-            data.train.images,
-            targets,
-            recipe.batch_size,
-            recipe.eta,
-            recipe.lmbda,
-            state.rng,
-            on_batch,
-        )
+        sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch)
         seconds = time.perf_counter() - started
-        figures = evaluate_epoch(state.network, cost, data, targets, recipe.lmbda)
+        figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}
         if is_better(figures, state.history, recipe.select_on):
             state.best = copy.deepcopy(state.network)
@@ -108,10 +104,52 @@ def train_recipe(
     return best
 
 
-def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray, lmbda: float) -> dict[str, Any]:
-    """Training cost and accuracy, and the accuracy on each held-out split, as counts and percentages."""
-    figures: dict[str, Any] = {"training_cost": round(total_cost(network, cost, data.train.images, targets, lmbda), 6)}
-    splits: dict[str, Split | None] = {"training": data.train, "validation": data.validation, "test": data.test}
+def recipe_data(recipe: Recipe, data_dir: Path | None = None) -> Mnist:
+    """MNIST split as the recipe trains on it (randomised copies drawn from the recipe's seed)."""
+    if recipe.data == "mnist":
+        return load_mnist(data_dir)
+    rng = np.random.default_rng([recipe.seed, 2024])
+    if recipe.data == "randomised":
+        data = load_mnist(data_dir)
+        validation = concatenate(data.validation, shifted_and_noisy(data.validation, rng, recipe.noise_high))
+        train = with_randomised_copies(data.train, rng, recipe.noise_high)
+        return dataclasses.replace(data, train=train, validation=validation)
+    if recipe.data == "all-randomised":
+        data = load_mnist(data_dir, use_all=True)
+        return dataclasses.replace(data, train=with_randomised_copies(data.train, rng, recipe.noise_high))
+    raise ValueError(f"unknown data {recipe.data!r} (known: mnist, randomised, all-randomised)")
+
+
+def initial_network(recipe: Recipe, rng: np.random.Generator) -> Network:
+    if recipe.architecture:
+        return build_network(recipe.architecture, recipe.cost, recipe.init, rng)
+    return build_mlp(list(recipe.sizes), recipe.hidden, recipe.output, recipe.init, recipe.cost, rng)
+
+
+def make_optimiser(recipe: Recipe, n: int) -> SGD | Adam:
+    """The recipe's update rule; λ is Nielsen's L2 for SGD and the decoupled weight decay for Adam."""
+    if recipe.optimiser == "adam":
+        return Adam(recipe.eta, decay=recipe.lmbda)
+    if recipe.optimiser == "sgd":
+        return SGD(recipe.eta, recipe.lmbda, n, recipe.momentum)
+    raise ValueError(f"unknown optimiser {recipe.optimiser!r} (known: sgd, adam)")
+
+
+def learning_rate(recipe: Recipe, epoch: int) -> float:
+    if recipe.schedule == "cosine":
+        return cosine_rate(recipe.eta, epoch, recipe.epochs, recipe.warmup)
+    return recipe.eta
+
+
+def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray, recipe: Recipe) -> dict[str, Any]:
+    """Accuracy on each held-out split (and the training split and cost, where the recipe
+    monitors them), as counts and percentages."""
+    figures: dict[str, Any] = {}
+    splits: dict[str, Split | None] = {"validation": data.validation, "test": data.test}
+    if recipe.monitor_training or recipe.select_on == "training":
+        cost_value = total_cost(network, cost, data.train.images, targets, recipe.lmbda)
+        figures["training_cost"] = round(cost_value, 6)
+        splits = {"training": data.train, **splits}
     for name, split in splits.items():
         if split is not None:
             correct = network.accuracy(split.images, split.labels)
@@ -148,6 +186,7 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
     }
     if data.test is not None:
         best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
+    best.cost = recipe.cost
     save_model(best, paths["model"])
     history = {"recipe": recipe.name, "settings": settings, "best_epoch": best_epoch["epoch"], "epochs": state.history}
     write_atomic(paths["history"], json.dumps(history, indent=1).encode())
@@ -155,26 +194,25 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
 
 
 def save_checkpoint(path: Path, state: RunState, settings: dict[str, Any]) -> None:
-    """All parameters of the current and best networks, the RNG state and the history, atomically."""
-    arrays = {}
-    for prefix, network in (("net", state.network), ("best", state.best)):
-        for i, layer in enumerate(network.layers):
-            for key, value in layer.params().items():
-                arrays[f"{prefix}.{i}.{key}"] = value
+    """The current and best networks (as model files), the optimiser's state, the RNG state
+    and the history, atomically."""
     meta = {"settings": settings, "history": state.history, "rng": state.rng.bit_generator.state}
+    models = {name: json.dumps(model_to_dict(net)) for name, net in (("net", state.network), ("best", state.best))}
+    arrays = {f"opt.{i}": a for i, a in enumerate(state.optimiser.state())}
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **{k: np.array(v) for k, v in models.items()}, **arrays)
     write_atomic(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path, settings: dict[str, Any]) -> RunState | None:
+def load_checkpoint(path: Path, settings: dict[str, Any], recipe: Recipe) -> RunState | None:
     """The state saved at ``path``, or None when there is none; a mismatch or corruption is an error."""
     if not path.exists():
         return None
     try:
         with np.load(path) as saved:
             meta = json.loads(str(saved["meta"]))
-            arrays = {k: saved[k] for k in saved.files if k != "meta"}
+            networks = [parse_model(str(saved[name]), name=f"{path} ({name})") for name in ("net", "best")]
+            optimiser_state = [saved[f"opt.{i}"] for i in range(sum(k.startswith("opt.") for k in saved.files))]
     except Exception as e:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e}); delete it or pass --restart") from None
     if meta["settings"] != settings:
@@ -183,16 +221,7 @@ def load_checkpoint(path: Path, settings: dict[str, Any]) -> RunState | None:
         )
     rng = np.random.default_rng()
     rng.bit_generator.state = meta["rng"]
-    current, best = (network_from_arrays(settings, arrays, prefix) for prefix in ("net", "best"))
-    return RunState(current, best, rng, meta["history"])
-
-
-def network_from_arrays(settings: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> Network:
-    """The MLP described by ``settings`` with the parameters saved under ``prefix``."""
-    n_dense = len(settings["sizes"]) - 1
-    layers: list[Layer] = []
-    for j in range(n_dense):
-        i = 2 * j
-        activation = settings["output"] if j == n_dense - 1 else settings["hidden"]
-        layers += [Dense(arrays[f"{prefix}.{i}.weight"], arrays[f"{prefix}.{i}.bias"]), ACTIVATIONS[activation]()]
-    return Network(layers, settings["cost"])
+    optimiser = make_optimiser(recipe, settings["train_size"])
+    if optimiser_state:
+        optimiser.load_state(optimiser_state)
+    return RunState(networks[0], networks[1], rng, optimiser, meta["history"])

@@ -264,7 +264,8 @@ worker.addEventListener("message", ({ data }) => {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
     const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
-    modelInfo.textContent = `${data.info.layers.filter((k) => k === "dense").length} dense layers, ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
+    const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
+    modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
     setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
     if (drawing.strokes.length) requestPrediction(false);
@@ -292,7 +293,11 @@ async function loadModels() {
   if (!response.ok) throw new Error(`models/index.json: HTTP ${response.status}`);
   const index = await response.json();
   for (const model of index.models) {
-    const option = new Option(`${model.name} — ${model.test_accuracy.toFixed(2)} %`, model.file);
+    const figures = [];
+    if (model.drawn_accuracy != null) figures.push(`${model.drawn_accuracy.toFixed(1)} % drawn`);
+    if (model.test_accuracy != null) figures.push(`${model.test_accuracy.toFixed(2)} % MNIST test`);
+    const option = new Option(`${model.name} — ${figures.join(", ") || "no held-out test"}`, model.file);
+    option.title = model.description;
     modelSelect.add(option);
   }
   modelSelect.value = new URLSearchParams(location.search).get("model") || index.default;

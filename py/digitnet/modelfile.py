@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.layers import ACTIVATIONS, Dense, Layer, Sigmoid
+from digitnet.layers import ACTIVATIONS, Conv2D, Dense, Dropout, Layer, MaxPool, PatchFeatures, Reshape, Sigmoid
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 
 FORMAT_NAME = "digitnet-model"
@@ -51,6 +51,8 @@ def model_to_dict(network: Network) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": layer.kind}
         if isinstance(layer, Dense):
             entry["in"], entry["out"] = layer.n_in, layer.n_out
+        elif hasattr(layer, "config"):
+            entry.update(layer.config())
         entry.update({name: encode_tensor(p) for name, p in layer.params().items()})
         layers.append(entry)
     return {
@@ -151,13 +153,46 @@ def _parse_layer(entry: Any, where: str) -> Layer:
     kind = _require(entry, "type", str, where)
     if kind in ACTIVATIONS:
         return ACTIVATIONS[kind]()
-    if kind != Dense.kind:
-        known = ", ".join([Dense.kind, *ACTIVATIONS])
-        raise ModelFormatError(f"{where}: unknown layer type {kind!r} (known: {known})")
-    n_in, n_out = _require(entry, "in", int, where), _require(entry, "out", int, where)
-    weight = _decode_tensor(entry, "weight", (n_out, n_in), where)
-    bias = _decode_tensor(entry, "bias", (n_out,), where)
-    return Dense(weight, bias)
+    if kind == Dense.kind:
+        n_in, n_out = _positive(entry, "in", where), _positive(entry, "out", where)
+        weight = _decode_tensor(entry, "weight", (n_out, n_in), where)
+        bias = _decode_tensor(entry, "bias", (n_out,), where)
+        return Dense(weight, bias)
+    if kind == Conv2D.kind:
+        f, c, k = (_positive(entry, key, where) for key in ("filters", "channels", "size"))
+        stride, padding = _positive(entry, "stride", where), _require(entry, "padding", int, where)
+        weight = _decode_tensor(entry, "weight", (f, c, k, k), where)
+        return Conv2D(weight, _decode_tensor(entry, "bias", (f,), where), stride, padding)
+    if kind == MaxPool.kind:
+        return MaxPool(_positive(entry, "size", where))
+    if kind == PatchFeatures.kind:
+        k, size = _positive(entry, "filters", where), _positive(entry, "patch", where)
+        if PatchFeatures.side % size:
+            raise ModelFormatError(f"{where}: 'patch' must divide {PatchFeatures.side}, got {size}")
+        learned = entry.get("learned")
+        if not isinstance(learned, bool):
+            raise ModelFormatError(f"{where}: 'learned' must be true or false")
+        return PatchFeatures(_decode_tensor(entry, "kernels", (k, size, size), where), learned)
+    if kind == Reshape.kind:
+        shape = _require(entry, "shape", list, where)
+        if not shape or not all(isinstance(d, int) and (d > 0 or d == -1) for d in shape) or shape.count(-1) > 1:
+            raise ModelFormatError(f"{where}: 'shape' must list positive sizes (at most one -1), got {shape}")
+        return Reshape(tuple(shape))
+    if kind == Dropout.kind:
+        rate = _require(entry, "rate", (int, float), where)
+        if not 0 <= rate < 1:
+            raise ModelFormatError(f"{where}: dropout 'rate' must be in [0, 1), got {rate}")
+        return Dropout(float(rate))
+    kinds = (Dense, Conv2D, MaxPool, Reshape, Dropout, PatchFeatures)
+    known = ", ".join([*(k.kind for k in kinds), *ACTIVATIONS])
+    raise ModelFormatError(f"{where}: unknown layer type {kind!r} (known: {known})")
+
+
+def _positive(entry: dict[str, Any], key: str, where: str) -> int:
+    value = _require(entry, key, int, where)
+    if value < 1:
+        raise ModelFormatError(f"{where}: {key!r} must be a positive integer, got {value}")
+    return value
 
 
 def _decode_tensor(entry: dict[str, Any], key: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -231,12 +266,13 @@ def _as_matrix(value: Any, shape: tuple[int, ...] | None, where: str) -> np.ndar
     return array.astype(np.float32)
 
 
-def _require(doc: dict[str, Any], key: str, kind: type, where: str) -> Any:
+def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in doc:
         raise ModelFormatError(f"{where}: missing {key!r}")
     value = doc[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ModelFormatError(f"{where}: {key!r} must be of type {kind.__name__}")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        name = kind.__name__ if isinstance(kind, type) else "number"
+        raise ModelFormatError(f"{where}: {key!r} must be of type {name}")
     return value
 
 
@@ -244,15 +280,47 @@ def _checked(network: Network, name: str) -> Network:
     """Reject a network whose layers do not chain 784 → ... → 10 or hold NaN/inf."""
     if not network.layers:
         raise ModelFormatError(f"{name}: no layers")
-    width = N_PIXELS
+    shape: tuple[int, ...] = (N_PIXELS,)
     for i, layer in enumerate(network.layers):
         for key, p in layer.params().items():
             if not np.all(np.isfinite(p)):
                 raise ModelFormatError(f"{name}: layer {i} tensor {key!r} holds NaN or infinite values")
-        if isinstance(layer, Dense):
-            if layer.n_in != width:
-                raise ModelFormatError(f"{name}: layer {i} takes {layer.n_in} inputs but receives {width}")
-            width = layer.n_out
-    if width != N_CLASSES:
-        raise ModelFormatError(f"{name}: the network has {width} outputs, expected {N_CLASSES}")
+        shape = _output_shape(layer, shape, f"{name}: layer {i}")
+    if shape != (N_CLASSES,):
+        raise ModelFormatError(f"{name}: the network has outputs of shape {list(shape)}, expected [{N_CLASSES}]")
     return network
+
+
+def _output_shape(layer: Layer, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
+    """The per-sample shape ``layer`` produces from ``shape``, or an error saying why it cannot."""
+    if isinstance(layer, Dense):
+        if shape != (layer.n_in,):
+            raise ModelFormatError(f"{where} takes {layer.n_in} inputs but receives {_describe(shape)}")
+        return (layer.n_out,)
+    if isinstance(layer, Reshape):
+        size, known = int(np.prod(shape)), int(np.prod([d for d in layer.shape if d != -1]))
+        target = tuple(size // known if d == -1 else d for d in layer.shape)
+        if int(np.prod(target)) != size:
+            raise ModelFormatError(f"{where} cannot reshape {_describe(shape)} to {list(layer.shape)}")
+        return target
+    if isinstance(layer, Conv2D):
+        channels, size = layer.weight.shape[1], layer.weight.shape[2]
+        if len(shape) != 3 or shape[2] != channels:
+            raise ModelFormatError(f"{where} takes images with {channels} channels but receives {_describe(shape)}")
+        h, w = (d + 2 * layer.padding - size for d in shape[:2])
+        if h < 0 or w < 0:
+            raise ModelFormatError(f"{where}: a {size}×{size} kernel does not fit {_describe(shape)}")
+        return (h // layer.stride + 1, w // layer.stride + 1, len(layer.weight))
+    if isinstance(layer, PatchFeatures):
+        if shape != (N_PIXELS,):
+            raise ModelFormatError(f"{where} takes the {N_PIXELS} pixels but receives {_describe(shape)}")
+        return (layer.n_out,)
+    if isinstance(layer, MaxPool):
+        if len(shape) != 3 or min(shape[:2]) < layer.size:
+            raise ModelFormatError(f"{where} pools images but receives {_describe(shape)}")
+        return (shape[0] // layer.size, shape[1] // layer.size, shape[2])
+    return shape
+
+
+def _describe(shape: tuple[int, ...]) -> str:
+    return str(shape[0]) if len(shape) == 1 else f"shape {list(shape)}"

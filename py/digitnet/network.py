@@ -50,7 +50,7 @@ class Network:
         """The digit with the largest output, for each row of ``x (n, 784)``: shape ``(n,)``."""
         return np.argmax(self.feedforward(x), axis=-1)
 
-    def accuracy(self, images: np.ndarray, labels: np.ndarray, batch: int = 10_000) -> int:
+    def accuracy(self, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> int:
         """How many of ``images (n, 784)`` are classified as ``labels (n,)``."""
         correct = 0
         for start in range(0, len(images), batch):

@@ -1,0 +1,97 @@
+"""Update rules: how a mini-batch's gradients change the parameters.
+
+Every optimiser sees the parameters as one list of arrays (``weights`` flags
+which are weights, decayed by L2, rather than biases) and the gradients of the
+cost *summed* over the mini-batch, pre-multiplied by ``gradient_scale(m)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class SGD:
+    """Nielsen's mini-batch SGD with L2 and optional momentum μ.
+
+    ``v → μ v − (η/m) Σ∇C − (ηλ/n) w``, ``w → w + v`` (for μ = 0:
+    ``w → (1 − ηλ/n) w − (η/m) Σ∇C``); biases are not decayed.
+    """
+
+    def __init__(self, eta: float, lmbda: float, n: int, momentum: float = 0.0) -> None:
+        self.lr, self.lmbda, self.n, self.momentum = eta, lmbda, n, momentum
+        self.velocity: list[np.ndarray] = []
+
+    def gradient_scale(self, m: int) -> float:
+        return self.lr / m
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
+        decay = self.lr * self.lmbda / self.n
+        if self.momentum == 0:
+            for p, g, is_weight in zip(params, grads, weights, strict=True):
+                if is_weight and decay:
+                    p *= 1 - decay
+                p -= g
+            return
+        if not self.velocity:
+            self.velocity = [np.zeros_like(p) for p in params]
+        for p, g, v, is_weight in zip(params, grads, self.velocity, weights, strict=True):
+            v *= self.momentum
+            v -= g
+            if is_weight and decay:
+                v -= decay * p
+            p += v
+
+    def state(self) -> list[np.ndarray]:
+        return self.velocity
+
+    def load_state(self, arrays: list[np.ndarray]) -> None:
+        self.velocity = arrays
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with decoupled weight decay on weights (AdamW).
+
+    ``m → β₁m + (1 − β₁)g``, ``v → β₂v + (1 − β₂)g²``,
+    ``w → w − lr · m̂ / (√v̂ + ε) − lr · decay · w``, with ``g`` the mean gradient.
+    """
+
+    def __init__(
+        self, lr: float, decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        self.lr, self.decay, self.beta1, self.beta2, self.eps = lr, decay, beta1, beta2, eps
+        self.t = 0
+        self.moments: list[np.ndarray] = []
+
+    def gradient_scale(self, m: int) -> float:
+        return 1.0 / m
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
+        if not self.moments:
+            self.moments = [np.zeros_like(p) for p in params] + [np.zeros_like(p) for p in params]
+        self.t += 1
+        k = len(params)
+        correction = math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        for p, g, m, v, is_weight in zip(params, grads, self.moments[:k], self.moments[k:], weights, strict=True):
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g
+            if is_weight and self.decay:
+                p *= 1 - self.lr * self.decay
+            p -= (self.lr * correction) * m / (np.sqrt(v) + self.eps)
+
+    def state(self) -> list[np.ndarray]:
+        return [*self.moments, np.array(self.t)]
+
+    def load_state(self, arrays: list[np.ndarray]) -> None:
+        self.moments, self.t = list(arrays[:-1]), int(arrays[-1])
+
+
+def cosine_rate(base: float, epoch: int, epochs: int, warmup: int = 0, floor: float = 0.01) -> float:
+    """Learning rate of ``epoch`` (1-based): linear warm-up, then cosine decay from ``base`` to ``floor·base``."""
+    if epoch <= warmup:
+        return base * epoch / (warmup + 1)
+    progress = (epoch - 1 - warmup) / max(1, epochs - 1 - warmup)
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -1,0 +1,86 @@
+"""The robustness suite: every model measured on transformed copies of the MNIST test set.
+
+Sets: the plain test set; the original Rust-NN's shifted, noisy, and shifted-and-noisy
+copies; rotated ±15°; scaled 0.7× and 1.2×; thick and thin strokes (grey dilation and
+erosion); and "drawn", the test digits traced into pen strokes, drawn at a random size
+and place on a 400-pixel canvas and put through the web page's own preprocessing.
+All copies are drawn from a fixed seed, so every model meets the same images.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.network import Network
+from digitnet.preprocess import NoDigitError
+from digitnet.strokes import normalise_strokes
+from digitnet.training.augment import transform
+from digitnet.training.mnist import Split
+from digitnet.training.randomise import add_noise, shift
+from digitnet.training.tracing import trace_digit
+
+SEED = 7
+CANVAS = 400.0
+
+
+def suite_sets(test: Split, progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """The suite's image sets ``(n, 784)``, all labelled like ``test``."""
+    rng = np.random.default_rng(SEED)
+    x = test.images
+    signs = np.where(np.arange(len(x)) % 2, 15.0, -15.0)
+    sets = {
+        "mnist": x,
+        "shifted": shift(x, rng),
+        "noisy": add_noise(x, rng),
+        "shifted+noisy": add_noise(shift(x, rng), rng),
+        "rotated ±15°": transform(x, degrees=signs),
+        "scaled 0.7×": transform(x, scale=0.7),
+        "scaled 1.2×": transform(x, scale=1.2),
+        "thick": morphology(x, np.max, 3),
+        "thin": morphology(x, np.min, 2),
+    }
+    if progress:
+        progress("drawn")
+    sets["drawn"] = drawn(x, rng)
+    return sets
+
+
+def morphology(images: np.ndarray, reduce: Callable, size: int) -> np.ndarray:
+    """Grey dilation (``np.max``) or erosion (``np.min``) over ``size × size`` windows."""
+    square = images.reshape(-1, 28, 28)
+    before, after = (size - 1) // 2, size // 2
+    padded = np.pad(square, ((0, 0), (before, after), (before, after)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
+    return reduce(windows, axis=(3, 4)).reshape(len(images), -1).astype(np.float32)
+
+
+def drawn(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each digit traced into strokes, drawn 60–360 px tall somewhere on the canvas, normalised as the page does."""
+    out = np.zeros_like(images)
+    for i, image in enumerate(images):
+        strokes = trace_digit(image)
+        size = rng.uniform(60, 360)
+        corner = rng.uniform(0, CANVAS - size, 2)
+        try:
+            out[i] = normalise_strokes([s / 28 * size + corner for s in strokes], CANVAS)
+        except NoDigitError:
+            pass  # nothing traceable: an empty image, counted as a miss unless the net says otherwise
+    return out
+
+
+def evaluate_suite(networks: dict[str, Network], test: Split, sets: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Accuracy in % of each network on each set: ``{model: {set: accuracy}}``."""
+    return {
+        name: {key: round(100 * network.accuracy(images, test.labels) / len(test), 2) for key, images in sets.items()}
+        for name, network in networks.items()
+    }
+
+
+def write_suite(results: dict[str, dict], path: Path) -> None:
+    from digitnet.modelfile import write_atomic
+
+    write_atomic(path, (json.dumps(results, indent=1, ensure_ascii=False) + "\n").encode())
