@@ -123,7 +123,7 @@ C2_CONV_LEARNED = dataclasses.replace(
     C2_CONV,
     name="c2_conv-learned",
     description="c2_conv whose six 4×4 patch kernels are learned by backpropagation (starting from the fixed ones)",
-    architecture=(("patch-features", True), ("dense", 30), ("sigmoid",), ("dense", 10), ("sigmoid",)),
+    architecture=(("patch-features", True), *C2_CONV.architecture[1:]),
     original="—",
 )
 

@@ -26,9 +26,8 @@ def sweep(recipe: Recipe, seeds: list[int], data: Mnist, out_dir: Path) -> dict[
         seeded = dataclasses.replace(recipe, seed=seed)
         run_dir = out_dir / f"{recipe.name}-seed{seed}"
         model_path = output_paths(run_dir, seeded)["model"]
-        if model_path.exists() and load_model(model_path).metadata["settings"]["seed"] == seed:
-            meta = load_model(model_path).metadata
-        else:
+        meta = load_model(model_path).metadata if model_path.exists() else {}
+        if meta.get("settings", {}).get("seed") != seed:
             meta = train_recipe(seeded, data, run_dir).metadata
         runs.append({"seed": seed, "best_epoch": meta["best_epoch"], **{k: meta[k] for k in FIGURES}})
     summary = {key: spread([run[key] for run in runs]) for key in FIGURES}
