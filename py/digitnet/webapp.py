@@ -21,6 +21,9 @@ def load(model_text: str, name: str) -> dict[str, Any]:
     """Parse and keep the model; describe it. Raises ``ModelFormatError`` for a bad file."""
     global _model
     _model = parse_model(model_text, name=name)
+    for layer in _model.layers:  # inference runs in float64: convert the weights once, not at every call
+        for key, value in layer.params().items():
+            setattr(layer, key, value.astype(np.float64))
     return {
         "name": name,
         "output_kind": _model.output_kind,
