@@ -186,7 +186,6 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
     }
     if data.test is not None:
         best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
-    best.cost = recipe.cost
     save_model(best, paths["model"])
     history = {"recipe": recipe.name, "settings": settings, "best_epoch": best_epoch["epoch"], "epochs": state.history}
     write_atomic(paths["history"], json.dumps(history, indent=1).encode())
