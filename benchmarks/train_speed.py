@@ -179,25 +179,41 @@ def child_cnn_digitnet() -> dict:
     return {"seconds": seconds * len(data.train) / len(order), "conv_share": in_conv[0] / seconds}
 
 
+def torch_cnn(network):
+    """The same layers as ``network`` in PyTorch (channels first, so flattening orders features differently)."""
+    import torch
+
+    from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape
+
+    nn = torch.nn
+    modules, flat = [], False
+    for layer in network.layers:
+        if isinstance(layer, Conv2D):
+            f, c, k, _ = layer.weight.shape
+            modules.append(nn.Conv2d(c, f, k, layer.stride, layer.padding))
+        elif isinstance(layer, BatchNorm):
+            modules.append((nn.BatchNorm1d if flat else nn.BatchNorm2d)(layer.features))
+        elif isinstance(layer, ReLU):
+            modules.append(nn.ReLU())
+        elif isinstance(layer, MaxPool):
+            modules.append(nn.MaxPool2d(layer.size))
+        elif isinstance(layer, Reshape) and layer.shape == (-1,):
+            modules.append(nn.Flatten())
+            flat = True
+        elif isinstance(layer, Dense):
+            modules.append(nn.Linear(layer.n_in, layer.n_out))
+        elif isinstance(layer, Dropout):
+            modules.append(nn.Dropout(layer.rate))
+    return nn.Sequential(*modules)  # the input reshape is done on the data; softmax is in the loss
+
+
 def child_cnn_pytorch() -> dict:
     import torch
 
-    recipe, data, _, order = cnn_setup()
+    recipe, data, network, order = cnn_setup()
     torch.manual_seed(1)
     nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(1024, 256),
-        nn.ReLU(),
-        nn.Dropout(0.5),
-        nn.Linear(256, 10),
-    )
+    model = torch_cnn(network)
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.eta, weight_decay=recipe.lmbda)
     x = torch.from_numpy(data.train.images).reshape(-1, 1, 28, 28)
     y = torch.from_numpy(data.train.labels)

@@ -3,11 +3,18 @@
 import numpy as np
 import pytest
 
-from digitnet.layers import Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape, Sigmoid, Softmax
+from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape, Sigmoid, Softmax
 from digitnet.network import Network
-from digitnet.training.backprop import activation_backward, conv_backward, dense_backward, dropout_forward
+from digitnet.training.backprop import (
+    activation_backward,
+    batchnorm_backward,
+    batchnorm_forward,
+    conv_backward,
+    dense_backward,
+    dropout_forward,
+)
 from digitnet.training.costs import COSTS, cost_named
-from digitnet.training.sgd import backprop, one_hot
+from digitnet.training.sgd import backprop, one_hot, training_forward
 
 EPS = 1e-6
 
@@ -34,12 +41,14 @@ def assert_close(analytic: np.ndarray, numeric: np.ndarray) -> None:
 def assert_backprop_matches_finite_differences(network, cost, x, y) -> None:
     """Every parameter gradient of ``backprop`` against central differences of the summed cost."""
 
-    def total():
-        return cost.value(network.feedforward(x), y)
+    def total():  # the training-time forward pass: batch norm on the batch's own statistics
+        return cost.value(training_forward(network, x)[0][-1], y)
 
     grads = backprop(network, cost, x, y)
     for layer, layer_grads in zip(network.layers, grads, strict=True):
-        trained = set(layer.params()) if getattr(layer, "learned", True) else set()
+        trained = set(layer.params()) - set(getattr(layer, "statistics", ()))  # batch norm's running averages
+        if not getattr(layer, "learned", True):
+            trained = set()
         assert set(layer_grads) == trained, layer.kind
         for key, grad in layer_grads.items():
             assert_close(grad, numerical_grad(total, layer.params()[key]))
@@ -163,3 +172,60 @@ def test_cnn_gradient_through_whole_network(rng):
     x = rng.random((3, 36))
     y = one_hot(np.array([1, 4, 9]), dtype=np.float64)
     assert_backprop_matches_finite_differences(network, cost, x, y)
+
+
+def batchnorm_layer(rng, features: int) -> BatchNorm:
+    gamma, beta = 1 + 0.3 * rng.standard_normal(features), 0.3 * rng.standard_normal(features)
+    return BatchNorm(gamma, beta, np.zeros(features), np.ones(features))
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (2, 3, 5, 4)], ids=["dense", "conv"])
+def test_batchnorm_backward_matches_finite_differences(shape, rng):
+    """Through the batch statistics: every input moves the mean and variance of its feature."""
+    layer = batchnorm_layer(rng, shape[-1])
+    x = rng.standard_normal(shape) * 2 + 1
+    g = rng.standard_normal(shape)
+
+    def cost():
+        return float(np.sum(g * batchnorm_forward(layer, x)[0]))
+
+    _, cache = batchnorm_forward(layer, x)
+    grad_x, grads = batchnorm_backward(layer, cache, g)
+    assert_close(grad_x, numerical_grad(cost, x))
+    assert_close(grads["gamma"], numerical_grad(cost, layer.gamma))
+    assert_close(grads["beta"], numerical_grad(cost, layer.beta))
+
+
+def test_batchnorm_normalises_the_batch_and_tracks_running_statistics(rng):
+    layer = batchnorm_layer(rng, 3)
+    layer.gamma[:], layer.beta[:] = 1, 0
+    x = rng.standard_normal((500, 3)) * np.array([1.0, 4.0, 0.5]) + np.array([2.0, -1.0, 0.0])
+    for _ in range(200):  # the running averages forget their start as 0.9^200
+        out, _ = batchnorm_forward(layer, x)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-4)
+    np.testing.assert_allclose(layer.mean, x.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(layer.variance, x.var(axis=0, ddof=1), rtol=1e-6)
+    # at inference the running statistics stand in for the batch's (σ² unbiased: within m/(m−1))
+    np.testing.assert_allclose(layer.forward(x), out, rtol=2e-3)
+
+
+def test_batchnorm_cnn_gradient_through_whole_network(rng):
+    """Conv → batch norm → ReLU → pool → dense → batch norm → ReLU → dense → softmax against finite differences."""
+    layers = [
+        Reshape((6, 6, 1)),
+        Conv2D(rng.standard_normal((2, 1, 3, 3)) * 0.5, rng.standard_normal(2) * 0.1, 1, 1),
+        batchnorm_layer(rng, 2),
+        ReLU(),
+        MaxPool(2),
+        Reshape((-1,)),
+        Dense(rng.standard_normal((5, 18)) * 0.5, rng.standard_normal(5) * 0.1),
+        batchnorm_layer(rng, 5),
+        ReLU(),
+        Dense(rng.standard_normal((10, 5)) * 0.5, rng.standard_normal(10) * 0.1),
+        Softmax(),
+    ]
+    network = Network(layers, "log-likelihood")
+    x = rng.random((4, 36))
+    y = one_hot(np.array([1, 4, 9, 4]), dtype=np.float64)
+    assert_backprop_matches_finite_differences(network, cost_named("log-likelihood"), x, y)

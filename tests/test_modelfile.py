@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from digitnet import ModelFormatError, load_model, parse_model, save_model
-from digitnet.layers import Dense, Sigmoid, Softmax
+from digitnet.layers import BatchNorm, Dense, Sigmoid, Softmax
 from digitnet.modelfile import model_to_dict
 from digitnet.network import Network
-from digitnet.training.initialisation import build_mlp
+from digitnet.training.initialisation import build_mlp, build_network
 
 
 @pytest.fixture
@@ -146,3 +146,62 @@ def test_softmax_networks_round_trip():
     loaded = parse(model_to_dict(network))
     assert loaded.output_kind == "softmax"
     assert isinstance(parse(model_to_dict(Network([network.layers[0], Sigmoid()]))).layers[1], Sigmoid)
+
+
+@pytest.fixture
+def batchnorm_network():
+    """A small conv net with batch normalisation after the convolution and after the hidden dense layer."""
+    architecture = (
+        ("reshape", 28, 28, 1),
+        ("conv", 4, 5, 0),
+        ("batchnorm",),
+        ("relu",),
+        ("maxpool", 4),
+        ("reshape", -1),
+        ("dense", 16),
+        ("batchnorm",),
+        ("relu",),
+        ("dense", 10),
+        ("softmax",),
+    )
+    network = build_network(architecture, "log-likelihood", "he", np.random.default_rng(5))
+    rng = np.random.default_rng(6)
+    for layer in network.layers:
+        if isinstance(layer, BatchNorm):  # trained-looking statistics, not the identity it starts as
+            for value in layer.params().values():
+                value[:] = rng.random(layer.features, dtype=np.float32) + 0.5
+    return network
+
+
+def test_batchnorm_round_trips_exactly(batchnorm_network):
+    loaded = parse(model_to_dict(batchnorm_network))
+    bn = [layer for layer in loaded.layers if isinstance(layer, BatchNorm)]
+    assert [layer.features for layer in bn] == [4, 16]
+    assert all(layer.epsilon == 1e-5 for layer in bn)
+    x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    assert np.array_equal(loaded.feedforward(x), batchnorm_network.feedforward(x))
+    for layer in bn:  # the stored statistics matter: reset to the identity, the outputs change
+        layer.gamma[:], layer.beta[:], layer.mean[:], layer.variance[:] = 1, 0, 0, 1
+    assert not np.allclose(loaded.feedforward(x), batchnorm_network.feedforward(x))
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda d: d["layers"][2].update(features=5), "tensor 'gamma': shape [4] does not match the layer's [5]"),
+        (lambda d: d["layers"][2].update(epsilon=0), "batchnorm 'epsilon' must be positive"),
+        (lambda d: d["layers"][2].pop("variance"), "layer 2 tensor 'variance': missing"),
+        (lambda d: d["layers"].pop(1), "layer 1 normalises 4 features but receives shape [28, 28, 1]"),
+    ],
+)
+def test_batchnorm_specific_errors(batchnorm_network, break_it, message):
+    doc = json.loads(json.dumps(model_to_dict(batchnorm_network)))
+    break_it(doc)
+    with pytest.raises(ModelFormatError, match=re.escape(message)):
+        parse(doc)
+
+
+def test_batchnorm_negative_variance_is_rejected(batchnorm_network):
+    batchnorm_network.layers[2].variance[1] = -0.5
+    with pytest.raises(ModelFormatError, match="layer 2 tensor 'variance' holds negative values"):
+        parse(model_to_dict(batchnorm_network))

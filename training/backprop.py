@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitnet.layers import (
+    BatchNorm,
     Conv2D,
     Dense,
     Dropout,
@@ -74,6 +75,47 @@ def patch_features_backward(
     m = layer.side // size
     back = (g.transpose(0, 2, 1) @ layer.kernels.reshape(k, -1)).reshape(len(x), m, m, size, size)
     return grad_out[:, n_features:] + back.transpose(0, 1, 3, 2, 4).reshape(x.shape), grads
+
+
+def batchnorm_forward(
+    layer: BatchNorm, x: np.ndarray, momentum: float = 0.9
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Training-time batch normalisation with the mini-batch's own statistics over all axes but the last:
+    ``x̂ = (x − μ_B) / √(σ²_B + ε)``, ``y = γ x̂ + β``.
+
+    Also moves the running averages: ``μ → momentum·μ + (1 − momentum)·μ_B``, and the same
+    for ``σ²`` with the unbiased ``σ²_B``. Returns ``y`` and the cache ``(x̂, 1/√(σ²_B + ε))``.
+    """
+    axes = tuple(range(x.ndim - 1))
+    count = x.size // x.shape[-1]
+    mean = x.mean(axis=axes)
+    centred = x - mean
+    variance = np.mean(centred * centred, axis=axes)
+    inv_std = 1 / np.sqrt(variance + layer.epsilon)
+    x_hat = centred
+    x_hat *= inv_std
+    layer.mean *= momentum
+    layer.mean += (1 - momentum) * mean
+    layer.variance *= momentum
+    layer.variance += (1 - momentum) * variance * (count / max(count - 1, 1))
+    return x_hat * layer.gamma + layer.beta, (x_hat, inv_std)
+
+
+def batchnorm_backward(
+    layer: BatchNorm, cache: tuple[np.ndarray, np.ndarray], grad_out: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """With ``g = ∂C/∂y`` and m values per feature: ``∂C/∂γ = Σ g ⊙ x̂``, ``∂C/∂β = Σ g`` and
+    ``∂C/∂x = γ/(m √(σ²_B + ε)) · (m g − ∂C/∂β − x̂ ⊙ ∂C/∂γ)`` (the batch statistics depend on x)."""
+    x_hat, inv_std = cache
+    axes = tuple(range(grad_out.ndim - 1))
+    count = grad_out.size // grad_out.shape[-1]
+    grad_gamma = np.sum(grad_out * x_hat, axis=axes)
+    grad_beta = grad_out.sum(axis=axes)
+    grad_x = grad_out * count
+    grad_x -= grad_beta
+    grad_x -= x_hat * grad_gamma
+    grad_x *= layer.gamma * inv_std / count
+    return grad_x, {"gamma": grad_gamma, "beta": grad_beta}
 
 
 def maxpool_backward(layer: MaxPool, x: np.ndarray, out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from digitnet.layers import ACTIVATIONS, Conv2D, Dense, Dropout, Layer, MaxPool, PatchFeatures, Reshape
+from digitnet.layers import ACTIVATIONS, BatchNorm, Conv2D, Dense, Dropout, Layer, MaxPool, PatchFeatures, Reshape
 from digitnet.network import Network
 
 INITIALISATIONS = ("large", "default", "he")
@@ -53,8 +53,8 @@ RUST_NN_KERNELS = np.array(
 
 def build_network(architecture: tuple[tuple, ...], cost: str, init: str, rng: np.random.Generator) -> Network:
     """A network from layer specs: ``("reshape", *shape)``, ``("conv", filters, size, padding)``,
-    ``("maxpool", size)``, ``("dense", n_out)``, ``("dropout", rate)``, ``("patch-features", learned)``
-    and activations by name.
+    ``("maxpool", size)``, ``("dense", n_out)``, ``("batchnorm",)``, ``("dropout", rate)``,
+    ``("patch-features", learned)`` and activations by name.
 
     ``init`` "he": weights N(0, 2/fan_in) (the last layer's N(0, 1/fan_in)), biases 0;
     "default" or "large": Nielsen's, with N(0, 1) biases.
@@ -88,6 +88,10 @@ def build_network(architecture: tuple[tuple, ...], cost: str, init: str, rng: np
         elif kind == "dense":
             layers.append(Dense(initial_weight(shape[0], args[0], weight_init, rng), bias(args[0])))
             shape = (args[0],)
+        elif kind == "batchnorm":  # starts as the identity: γ = 1, β = 0, μ = 0, σ² = 1
+            f = shape[-1]
+            ones, zeros = np.ones(f, np.float32), np.zeros(f, np.float32)
+            layers.append(BatchNorm(ones, zeros.copy(), zeros.copy(), ones.copy()))
         elif kind == "dropout":
             layers.append(Dropout(args[0]))
         else:

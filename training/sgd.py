@@ -6,12 +6,16 @@ are a handful of matrix products per layer, never a loop over samples.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from digitnet.layers import Conv2D, Dense, Dropout, PatchFeatures
+from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, Layer, PatchFeatures
 from digitnet.network import Network
 from digitnet.training.backprop import (
     activation_backward,
+    batchnorm_backward,
+    batchnorm_forward,
     conv_backward,
     dense_backward,
     dropout_forward,
@@ -36,6 +40,29 @@ def check_output(network: Network, cost: Cost) -> None:
         )
 
 
+def training_forward(
+    network: Network, x: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[list[np.ndarray], list[Any]]:
+    """The forward pass as training runs it: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)``, with batch
+    normalisation on the mini-batch's statistics (moving the running averages) and dropout
+    active when ``rng`` is given.
+
+    Returns the activations ``[a⁰, …, aᴸ]`` and, per layer, what its backward pass needs
+    besides them (a dropout mask, a batch-norm cache) or None.
+    """
+    activations = [x]
+    caches: list[Any] = [None] * len(network.layers)
+    for i, layer in enumerate(network.layers):
+        if isinstance(layer, Dropout) and rng is not None:
+            out, caches[i] = dropout_forward(layer, activations[-1], rng)
+        elif isinstance(layer, BatchNorm):
+            out, caches[i] = batchnorm_forward(layer, activations[-1])
+        else:
+            out = layer.forward(activations[-1])
+        activations.append(out)
+    return activations, caches
+
+
 def backprop(
     network: Network,
     cost: Cost,
@@ -44,22 +71,15 @@ def backprop(
     scale: float = 1.0,
     rng: np.random.Generator | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty without parameters).
+    """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty without
+    trained parameters).
 
-    Forward: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)`` (dropout active when ``rng`` is given).
-    Output error: ``δ = ∂C/∂z`` of the last activation (fused ``a − y`` where the
-    cost allows it). Backward: each layer turns ``∂C/∂(its output)`` into
-    ``∂C/∂(its input)``; the input of the first layer with parameters needs none.
+    Forward: ``training_forward``. Output error: ``δ = ∂C/∂z`` of the last activation
+    (fused ``a − y`` where the cost allows it). Backward: each layer turns ``∂C/∂(its output)``
+    into ``∂C/∂(its input)``; the input of the first layer with parameters needs none.
     """
     layers = network.layers
-    activations = [x]
-    masks: list[np.ndarray | None] = [None] * len(layers)
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dropout) and rng is not None:
-            out, masks[i] = dropout_forward(layer, activations[-1], rng)
-        else:
-            out = layer.forward(activations[-1])
-        activations.append(out)
+    activations, caches = training_forward(network, x, rng)
     a = activations[-1]
     if cost.fused_kind == network.output_kind:
         delta = a - y
@@ -70,16 +90,23 @@ def backprop(
     first = next(i for i, layer in enumerate(layers) if layer.params())
     grads: list[dict[str, np.ndarray]] = [{}] * len(layers)
     for i in range(len(layers) - 2, first - 1, -1):
-        layer = layers[i]
-        if isinstance(layer, Dense):
-            delta, grads[i] = dense_backward(layer, activations[i], delta, need_grad_x=i > first)
-        elif isinstance(layer, Conv2D):
-            delta, grads[i] = conv_backward(layer, activations[i], delta, need_grad_x=i > first)
-        elif isinstance(layer, PatchFeatures):
-            delta, grads[i] = patch_features_backward(layer, activations[i], delta, need_grad_x=i > first)
-        else:
-            delta = activation_backward(layer, activations[i], activations[i + 1], delta, masks[i])
+        delta, grads[i] = layer_backward(layers[i], activations[i], activations[i + 1], delta, caches[i], i > first)
     return grads
+
+
+def layer_backward(
+    layer: Layer, x: np.ndarray, out: np.ndarray, delta: np.ndarray, cache: Any, need_grad_x: bool
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """``∂C/∂x`` and the parameter gradients of one layer, from ``delta = ∂C/∂out``."""
+    if isinstance(layer, Dense):
+        return dense_backward(layer, x, delta, need_grad_x)
+    if isinstance(layer, Conv2D):
+        return conv_backward(layer, x, delta, need_grad_x)
+    if isinstance(layer, PatchFeatures):
+        return patch_features_backward(layer, x, delta, need_grad_x)
+    if isinstance(layer, BatchNorm):
+        return batchnorm_backward(layer, cache, delta)
+    return activation_backward(layer, x, out, delta, cache), {}
 
 
 def update_mini_batch(

@@ -166,6 +166,44 @@ class Dropout:
         return x
 
 
+class BatchNorm:
+    """Batch normalisation (Ioffe & Szegedy 2015) at inference, per feature (the last axis):
+    ``y = γ (x − μ) / √(σ² + ε) + β``.
+
+    ``x, y (n, ..., f)``; ``γ, β, μ, σ² (f,)``, ``μ`` and ``σ²`` being the running
+    averages of the mini-batch statistics seen in training (``statistics``: not
+    trained by gradient descent).
+    """
+
+    kind = "batchnorm"
+    statistics = ("mean", "variance")
+
+    def __init__(
+        self, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, variance: np.ndarray, epsilon: float = 1e-5
+    ) -> None:
+        self.gamma = gamma
+        self.beta = beta
+        self.mean = mean
+        self.variance = variance
+        self.epsilon = epsilon
+
+    @property
+    def features(self) -> int:
+        return len(self.gamma)
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "variance": self.variance}
+
+    def config(self) -> dict[str, int | float]:
+        return {"features": self.features, "epsilon": self.epsilon}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        scale = self.gamma / np.sqrt(self.variance + self.epsilon)
+        y = x * scale
+        y += self.beta - self.mean * scale
+        return y
+
+
 class PatchFeatures:
     """The original Rust-NN's "conv" inputs: kernels applied to disjoint patches, put in front of the pixels.
 
@@ -204,7 +242,7 @@ class PatchFeatures:
         return np.concatenate([features.transpose(0, 2, 1).reshape(len(x), -1), x], axis=1)
 
 
-Layer = Dense | Sigmoid | ReLU | Softmax | Conv2D | MaxPool | Reshape | Dropout | PatchFeatures
+Layer = Dense | Sigmoid | ReLU | Softmax | Conv2D | MaxPool | Reshape | Dropout | BatchNorm | PatchFeatures
 
 ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": ReLU, "softmax": Softmax}
 

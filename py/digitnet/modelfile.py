@@ -18,7 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.layers import ACTIVATIONS, Conv2D, Dense, Dropout, Layer, MaxPool, PatchFeatures, Reshape, Sigmoid
+from digitnet.layers import (
+    ACTIVATIONS,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Layer,
+    MaxPool,
+    PatchFeatures,
+    Reshape,
+    Sigmoid,
+)
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 
 FORMAT_NAME = "digitnet-model"
@@ -163,6 +174,15 @@ def _parse_layer(entry: Any, where: str) -> Layer:
         stride, padding = _positive(entry, "stride", where), _require(entry, "padding", int, where)
         weight = _decode_tensor(entry, "weight", (f, c, k, k), where)
         return Conv2D(weight, _decode_tensor(entry, "bias", (f,), where), stride, padding)
+    if kind == BatchNorm.kind:
+        f = _positive(entry, "features", where)
+        epsilon = _require(entry, "epsilon", (int, float), where)
+        if not epsilon > 0:
+            raise ModelFormatError(f"{where}: batchnorm 'epsilon' must be positive, got {epsilon}")
+        tensors = [_decode_tensor(entry, key, (f,), where) for key in ("gamma", "beta", "mean", "variance")]
+        if np.any(tensors[3] < 0):
+            raise ModelFormatError(f"{where} tensor 'variance' holds negative values")
+        return BatchNorm(*tensors, epsilon=float(epsilon))
     if kind == MaxPool.kind:
         return MaxPool(_positive(entry, "size", where))
     if kind == PatchFeatures.kind:
@@ -183,7 +203,7 @@ def _parse_layer(entry: Any, where: str) -> Layer:
         if not 0 <= rate < 1:
             raise ModelFormatError(f"{where}: dropout 'rate' must be in [0, 1), got {rate}")
         return Dropout(float(rate))
-    kinds = (Dense, Conv2D, MaxPool, Reshape, Dropout, PatchFeatures)
+    kinds = (Dense, Conv2D, MaxPool, BatchNorm, Reshape, Dropout, PatchFeatures)
     known = ", ".join([*(k.kind for k in kinds), *ACTIVATIONS])
     raise ModelFormatError(f"{where}: unknown layer type {kind!r} (known: {known})")
 
@@ -315,6 +335,10 @@ def _output_shape(layer: Layer, shape: tuple[int, ...], where: str) -> tuple[int
         if shape != (N_PIXELS,):
             raise ModelFormatError(f"{where} takes the {N_PIXELS} pixels but receives {_describe(shape)}")
         return (layer.n_out,)
+    if isinstance(layer, BatchNorm):
+        if shape[-1] != layer.features:
+            raise ModelFormatError(f"{where} normalises {layer.features} features but receives {_describe(shape)}")
+        return shape
     if isinstance(layer, MaxPool):
         if len(shape) != 3 or min(shape[:2]) < layer.size:
             raise ModelFormatError(f"{where} pools images but receives {_describe(shape)}")
