@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from digitnet import load_model
+from digitnet.training import train as train_module
 from digitnet.training.mnist import Split
 from digitnet.training.recipes import recipe_named
 from digitnet.training.train import CheckpointError, output_paths, train_recipe
@@ -81,3 +82,36 @@ def test_checkpoint_from_other_settings_is_refused(mnist_data, tmp_path):
     with pytest.raises(CheckpointError, match="unreadable checkpoint"):
         train_recipe(recipe, data, tmp_path)
     assert train_recipe(recipe, data, tmp_path, restart=True).metadata["epochs"] == 2
+
+
+def test_augmented_batchnorm_run_resumes_exactly_and_ends_on_clean_images(mnist_data, tmp_path, monkeypatch):
+    """The cnn recipe (batch norm, dropout, augmentation) on a little data: the running statistics,
+    Adam's moments and the augmentation's random state all survive an interruption; the last
+    ``clean_epochs`` epochs see the unaltered images."""
+    recipe = dataclasses.replace(recipe_named("cnn"), epochs=3, clean_epochs=1)
+    tiny = {
+        name: Split(split.images[:300], split.labels[:300])
+        for name, split in (("validation", mnist_data.validation), ("test", mnist_data.test))
+    }
+    data = dataclasses.replace(small(mnist_data, 640), **tiny)
+    augmented_epochs = []
+    real_augment = train_module.augment
+
+    def counting_augment(images, rng, settings):
+        augmented_epochs.append(len(augmented_epochs) + 1)
+        return real_augment(images, rng, settings)
+
+    monkeypatch.setattr(train_module, "augment", counting_augment)
+    straight = train_recipe(recipe, data, tmp_path / "straight")
+    assert augmented_epochs == [1, 2]
+
+    def stop_after_two(figures):
+        if figures["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(recipe, data, tmp_path / "resumed", on_epoch=stop_after_two)
+    resumed = train_recipe(recipe, data, tmp_path / "resumed")
+    assert all(np.array_equal(x, y) for x, y in zip(params(straight), params(resumed), strict=True))
+    statistics = [layer.variance for layer in resumed.layers if layer.kind == "batchnorm"]
+    assert statistics and not np.allclose(statistics[0], 1)  # the running variance has moved from its start

@@ -87,7 +87,9 @@ def train_recipe(
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
         started = time.perf_counter()
         state.optimiser.lr = learning_rate(recipe, epoch)
-        images = augment(data.train.images, state.rng) if recipe.augment else data.train.images
+        images = data.train.images
+        if recipe.augment and epoch <= recipe.epochs - recipe.clean_epochs:
+            images = augment(images, state.rng, recipe.augmentation)
         on_batch = progress(epoch, len(data.train)) if progress else None
         sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch)
         seconds = time.perf_counter() - started
