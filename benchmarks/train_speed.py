@@ -50,13 +50,13 @@ def setup():
 
 
 def child_digitnet() -> dict:
-    from digitnet.training.costs import cost_named
-    from digitnet.training.optimisers import SGD
-    from digitnet.training.sgd import one_hot, update_mini_batch
+    from digitnet.backprop import one_hot, update_mini_batch
+    from digitnet.costs import cost_named
+    from digitnet.optimisers import SGD
 
     recipe, data, network, order = setup()
     cost, targets, n = cost_named(recipe.cost), one_hot(data.train.labels), len(data.train)
-    optimiser = SGD(recipe.eta, recipe.lmbda, n)
+    optimiser = SGD(recipe.eta, recipe.l2, n)
     images = data.train.images
     started = time.perf_counter()
     with np.errstate(over="ignore"):  # as sgd_epoch does, but with the shared order instead of the rng's
@@ -147,9 +147,9 @@ def cnn_setup():
 
 def child_cnn_digitnet() -> dict:
     """``CNN_BATCHES`` mini-batches of the cnn recipe; the time inside convolution measured separately."""
+    from digitnet import backprop
+    from digitnet.costs import cost_named
     from digitnet.layers import Conv2D
-    from digitnet.training import sgd
-    from digitnet.training.costs import cost_named
     from digitnet.training.train import make_optimiser
 
     recipe, data, network, order = cnn_setup()
@@ -165,16 +165,16 @@ def child_cnn_digitnet() -> dict:
 
         return wrapper
 
-    Conv2D.forward = timed(Conv2D.forward)
-    sgd.conv_backward = timed(sgd.conv_backward)
+    Conv2D.train_forward = timed(Conv2D.train_forward)
+    Conv2D.backward = timed(Conv2D.backward)
     optimiser = make_optimiser(recipe, len(data.train))
-    targets = sgd.one_hot(data.train.labels)
+    targets = backprop.one_hot(data.train.labels)
     cost = cost_named(recipe.cost)
     rng = np.random.default_rng(3)
     started = time.perf_counter()
     for k in range(0, len(order), recipe.batch_size):
         batch = order[k : k + recipe.batch_size]
-        sgd.update_mini_batch(network, cost, data.train.images[batch], targets[batch], optimiser, rng)
+        backprop.update_mini_batch(network, cost, data.train.images[batch], targets[batch], optimiser, rng)
     seconds = time.perf_counter() - started
     return {"seconds": seconds * len(data.train) / len(order), "conv_share": in_conv[0] / seconds}
 
@@ -183,27 +183,23 @@ def torch_cnn(network):
     """The same layers as ``network`` in PyTorch (channels first, so flattening orders features differently)."""
     import torch
 
-    from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape
-
     nn = torch.nn
-    modules, flat = [], False
-    for layer in network.layers:
-        if isinstance(layer, Conv2D):
-            f, c, k, _ = layer.weight.shape
-            modules.append(nn.Conv2d(c, f, k, layer.stride, layer.padding))
-        elif isinstance(layer, BatchNorm):
-            modules.append((nn.BatchNorm1d if flat else nn.BatchNorm2d)(layer.features))
-        elif isinstance(layer, ReLU):
-            modules.append(nn.ReLU())
-        elif isinstance(layer, MaxPool):
-            modules.append(nn.MaxPool2d(layer.size))
-        elif isinstance(layer, Reshape) and layer.shape == (-1,):
-            modules.append(nn.Flatten())
-            flat = True
-        elif isinstance(layer, Dense):
-            modules.append(nn.Linear(layer.n_in, layer.n_out))
-        elif isinstance(layer, Dropout):
-            modules.append(nn.Dropout(layer.rate))
+    modules = []
+    for i, layer in enumerate(network.layers):
+        config = layer.config()
+        flat = any(getattr(earlier, "shape", None) == (-1,) for earlier in network.layers[:i])
+        module = {
+            "conv2d": lambda c=config: nn.Conv2d(c.get("channels"), c.get("filters"), c.get("size"), c.get("stride"),
+                                                 c.get("padding")),
+            "batchnorm": lambda c=config, f=flat: (nn.BatchNorm1d if f else nn.BatchNorm2d)(c.get("features")),
+            "relu": nn.ReLU,
+            "maxpool": lambda c=config: nn.MaxPool2d(c.get("size")),
+            "dense": lambda c=config: nn.Linear(c.get("in"), c.get("out")),
+            "dropout": lambda c=config: nn.Dropout(c.get("rate")),
+            "reshape": lambda c=config: nn.Flatten() if c.get("shape") == [-1] else None,
+        }.get(layer.kind, lambda: None)()
+        if module is not None:
+            modules.append(module)
     return nn.Sequential(*modules)  # the input reshape is done on the data; softmax is in the loss
 
 
@@ -214,7 +210,7 @@ def child_cnn_pytorch() -> dict:
     torch.manual_seed(1)
     nn = torch.nn
     model = torch_cnn(network)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.eta, weight_decay=recipe.lmbda)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.eta, weight_decay=recipe.weight_decay)
     x = torch.from_numpy(data.train.images).reshape(-1, 1, 28, 28)
     y = torch.from_numpy(data.train.labels)
     batches = torch.from_numpy(order)

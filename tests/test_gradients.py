@@ -3,18 +3,10 @@
 import numpy as np
 import pytest
 
+from digitnet.backprop import backprop, input_gradient, one_hot, training_forward
+from digitnet.costs import COSTS, cost_named
 from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, MaxPool, ReLU, Reshape, Sigmoid, Softmax
 from digitnet.network import Network
-from digitnet.training.backprop import (
-    activation_backward,
-    batchnorm_backward,
-    batchnorm_forward,
-    conv_backward,
-    dense_backward,
-    dropout_forward,
-)
-from digitnet.training.costs import COSTS, cost_named
-from digitnet.training.sgd import backprop, one_hot, training_forward
 
 EPS = 1e-6
 
@@ -67,7 +59,7 @@ def test_dense_backward_matches_finite_differences(rng):
     def cost():
         return float(np.sum(g * layer.forward(x)))
 
-    grad_x, grads = dense_backward(layer, x, g)
+    grad_x, grads = layer.backward(x, layer.forward(x), g, None)
     assert_close(grad_x, numerical_grad(cost, x))
     assert_close(grads["weight"], numerical_grad(cost, layer.weight))
     assert_close(grads["bias"], numerical_grad(cost, layer.bias))
@@ -82,7 +74,8 @@ def test_activation_backward_matches_finite_differences(layer, rng):
     def cost():
         return float(np.sum(g * layer.forward(x)))
 
-    analytic = activation_backward(layer, x, layer.forward(x), g)
+    analytic, grads = layer.backward(x, layer.forward(x), g, None)
+    assert grads == {}
     assert_close(analytic, numerical_grad(cost, x))
 
 
@@ -126,7 +119,9 @@ def test_conv_backward_matches_finite_differences(rng):
         def cost(layer=layer, x=x, g=g):
             return float(np.sum(g * layer.forward(x)))
 
-        grad_x, grads = conv_backward(layer, x, g)
+        out, columns = layer.train_forward(x, None)
+        grad_x, grads = layer.backward(x, out, g, columns)
+        assert np.array_equal(layer.backward(x, out, g, None)[0], grad_x)  # patches recomputed alike
         assert grad_x.shape == x.shape
         assert_close(grad_x, numerical_grad(cost, x))
         assert_close(grads["weight"], numerical_grad(cost, layer.weight))
@@ -141,7 +136,7 @@ def test_shape_layers_backward_matches_finite_differences(layer, rng):
     def cost():
         return float(np.sum(g * layer.forward(x)))
 
-    analytic = activation_backward(layer, x, layer.forward(x), g)
+    analytic, _ = layer.backward(x, layer.forward(x), g, None)
     assert analytic.shape == x.shape
     assert_close(analytic, numerical_grad(cost, x))
 
@@ -149,11 +144,12 @@ def test_shape_layers_backward_matches_finite_differences(layer, rng):
 def test_dropout_mask_is_used_both_ways(rng):
     layer = Dropout(0.5)
     x = np.ones((200, 50))
-    y, mask = dropout_forward(layer, x, rng)
+    y, mask = layer.train_forward(x, rng)
     assert set(np.unique(mask)) == {0.0, 2.0} and 0.4 < np.mean(mask == 0) < 0.6
     assert np.array_equal(y, x * mask)
     g = rng.standard_normal(x.shape)
-    assert np.array_equal(activation_backward(layer, x, y, g, mask), g * mask)
+    assert np.array_equal(layer.backward(x, y, g, mask)[0], g * mask)
+    assert layer.train_forward(x, None) == (x, None)  # no generator: inference behaviour
 
 
 def test_cnn_gradient_through_whole_network(rng):
@@ -187,10 +183,10 @@ def test_batchnorm_backward_matches_finite_differences(shape, rng):
     g = rng.standard_normal(shape)
 
     def cost():
-        return float(np.sum(g * batchnorm_forward(layer, x)[0]))
+        return float(np.sum(g * layer.train_forward(x, None)[0]))
 
-    _, cache = batchnorm_forward(layer, x)
-    grad_x, grads = batchnorm_backward(layer, cache, g)
+    out, cache = layer.train_forward(x, None)
+    grad_x, grads = layer.backward(x, out, g, cache)
     assert_close(grad_x, numerical_grad(cost, x))
     assert_close(grads["gamma"], numerical_grad(cost, layer.gamma))
     assert_close(grads["beta"], numerical_grad(cost, layer.beta))
@@ -201,7 +197,7 @@ def test_batchnorm_normalises_the_batch_and_tracks_running_statistics(rng):
     layer.gamma[:], layer.beta[:] = 1, 0
     x = rng.standard_normal((500, 3)) * np.array([1.0, 4.0, 0.5]) + np.array([2.0, -1.0, 0.0])
     for _ in range(200):  # the running averages forget their start as 0.9^200
-        out, _ = batchnorm_forward(layer, x)
+        out, _ = layer.train_forward(x, None)
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-4)
     np.testing.assert_allclose(layer.mean, x.mean(axis=0), rtol=1e-6)
@@ -229,3 +225,46 @@ def test_batchnorm_cnn_gradient_through_whole_network(rng):
     x = rng.random((4, 36))
     y = one_hot(np.array([1, 4, 9, 4]), dtype=np.float64)
     assert_backprop_matches_finite_differences(network, cost_named("log-likelihood"), x, y)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (2, 3, 5, 4)], ids=["dense", "conv"])
+def test_batchnorm_inference_backward_matches_finite_differences(shape, rng):
+    """At inference the running statistics are constants: the layer is an affine map per feature."""
+    layer = batchnorm_layer(rng, shape[-1])
+    layer.mean[:], layer.variance[:] = rng.standard_normal(shape[-1]), rng.random(shape[-1]) + 0.5
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape)
+
+    def cost():
+        return float(np.sum(g * layer.forward(x)))
+
+    grad_x, grads = layer.backward(x, layer.forward(x), g, None)
+    assert_close(grad_x, numerical_grad(cost, x))
+    assert_close(grads["gamma"], numerical_grad(cost, layer.gamma))
+    assert_close(grads["beta"], numerical_grad(cost, layer.beta))
+
+
+def test_saliency_equals_finite_differences_of_the_winning_output(rng):
+    """``input_gradient`` with a one-hot on the winner: ∂a_winner/∂x of the inference pass, through
+    conv, batch norm (running statistics), ReLU, pooling, dense and softmax; relative error ≤ 1e-4."""
+    layers = [
+        Reshape((28, 28, 1)),
+        Conv2D(rng.standard_normal((3, 1, 5, 5)) * 0.3, rng.standard_normal(3) * 0.1, 1, 0),
+        BatchNorm(1 + 0.2 * rng.standard_normal(3), 0.1 * rng.standard_normal(3), rng.random(3), rng.random(3) + 0.5),
+        ReLU(),
+        MaxPool(2),
+        Reshape((-1,)),
+        Dense(rng.standard_normal((10, 432)) * 0.05, rng.standard_normal(10) * 0.1),
+        Softmax(),
+    ]
+    network = Network(layers, "log-likelihood")
+    x = rng.random((2, 784))
+    winners = network.predict(x)
+    saliency = input_gradient(network, x, one_hot(winners, dtype=np.float64))
+    assert saliency.shape == x.shape
+
+    def winner_outputs():
+        return float(np.sum(network.feedforward(x)[np.arange(2), winners]))
+
+    numeric = numerical_grad(winner_outputs, x)
+    assert np.max(np.abs(saliency - numeric)) <= 1e-4 * np.max(np.abs(numeric))

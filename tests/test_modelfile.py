@@ -59,8 +59,12 @@ def parse(doc):
         (lambda d: d["layers"][2].pop("bias"), "layer 2 tensor 'bias': missing"),
         (lambda d: d["layers"][0]["weight"].update(shape=[12, 783]), "shape [12, 783] does not match"),
         (lambda d: d["layers"][0].update({"in": 783}), "does not match the layer's [12, 783]"),
-        (lambda d: d["layers"][0]["bias"].update(data="AAAAAA=="), "4 bytes of data, expected 48"),
-        (lambda d: d["layers"][0]["bias"].update(data="@@@@"), "not valid base64"),
+        (lambda d: d["layers"][0]["bias"].update(data="AAAAAA=="), "8 characters of base64, expected 64"),
+        (lambda d: d["layers"][0]["bias"].update(data="A" * 30 + "==" + "A" * 32), "not valid base64"),
+        (lambda d: d.update(version=True), "unsupported format version True"),
+        (lambda d: d.update(version=1.0), "unsupported format version 1.0"),
+        (lambda d: d["layers"][3].update(type="relu"), "the last layer is 'relu'; it must be sigmoid or softmax"),
+        (lambda d: d["layers"][0]["bias"].update(data="@" * 64), "not valid base64"),
         (lambda d: d["layers"][0]["bias"].update(dtype="float64"), "dtype 'float64'"),
         (lambda d: d["layers"][1].update(type="tanh"), "unknown layer type 'tanh'"),
         (lambda d: d.update(cost="hinge"), "unknown cost 'hinge'"),
@@ -189,7 +193,14 @@ def test_batchnorm_round_trips_exactly(batchnorm_network):
     ("break_it", "message"),
     [
         (lambda d: d["layers"][2].update(features=5), "tensor 'gamma': shape [4] does not match the layer's [5]"),
-        (lambda d: d["layers"][2].update(epsilon=0), "batchnorm 'epsilon' must be positive"),
+        (lambda d: d["layers"][2].update(epsilon=0), "'epsilon' must be between 1e-12 and 1, got 0"),
+        (lambda d: d["layers"][2].update(epsilon=1e-300), "'epsilon' must be between 1e-12 and 1"),
+        (lambda d: d["layers"][2].update(epsilon=10**400), "'epsilon' must be between 1e-12 and 1"),
+        (lambda d: d["layers"][1].update(padding=-1), "'padding' must be between 0 and 4, got -1"),
+        (lambda d: d["layers"][1].update(padding=20000), "'padding' must be between 0 and 4, got 20000"),
+        (lambda d: d["layers"][1].update(stride=0), "'stride' must be between 1 and 5, got 0"),
+        (lambda d: d["layers"][1].update(stride=2.0), "'stride' must be a whole number, got 2.0"),
+        (lambda d: d["layers"][4].update(size=0), "'size' must be between 1 and 65536, got 0"),
         (lambda d: d["layers"][2].pop("variance"), "layer 2 tensor 'variance': missing"),
         (lambda d: d["layers"].pop(1), "layer 1 normalises 4 features but receives shape [28, 28, 1]"),
     ],
@@ -203,5 +214,52 @@ def test_batchnorm_specific_errors(batchnorm_network, break_it, message):
 
 def test_batchnorm_negative_variance_is_rejected(batchnorm_network):
     batchnorm_network.layers[2].variance[1] = -0.5
-    with pytest.raises(ModelFormatError, match="layer 2 tensor 'variance' holds negative values"):
+    with pytest.raises(ModelFormatError, match="layer 2: tensor 'variance' holds negative values"):
         parse(model_to_dict(batchnorm_network))
+
+
+def test_float16_tensors_round_to_half_precision_and_halve_the_size(batchnorm_network):
+    doc32, doc16 = model_to_dict(batchnorm_network), model_to_dict(batchnorm_network, dtype="float16")
+    assert len(json.dumps(doc16)) < 0.6 * len(json.dumps(doc32))
+    loaded = parse(doc16)
+    for original, half in zip(batchnorm_network.layers, loaded.layers, strict=True):
+        for key, value in original.params().items():
+            assert half.params()[key].dtype == np.float32
+            assert np.array_equal(half.params()[key], value.astype(np.float16).astype(np.float32))
+    again = model_to_dict(loaded, dtype="float16")  # float16 → float32 → float16 loses nothing more
+    assert again["layers"] == doc16["layers"]
+
+
+def test_large_numbers_and_deep_nesting_are_refused_in_one_sentence(model_doc):
+    with pytest.raises(ModelFormatError, match="nested too deeply"):
+        parse_model("[" * 100_000 + "]" * 100_000, name="deep.json")
+    with pytest.raises(ModelFormatError, match="not a usable JSON document"):
+        parse_model('{"format": "digitnet-model", "version": NaN}', name="m.json")
+    nielsen = {"sizes": [784, 10], "cost": [], "weights": [], "biases": []}
+    with pytest.raises(ModelFormatError, match=r"unknown network2\.py cost \[\]"):
+        parse(nielsen)
+    nielsen.update(sizes=[784.0, 10], cost="CrossEntropyCost")
+    with pytest.raises(ModelFormatError, match="'sizes' must list whole numbers"):
+        parse(nielsen)
+    rust = {"acc": 1, "weights": [[[10**400] * 10] * 784], "biases": [[0] * 10]}
+    with pytest.raises(ModelFormatError, match="layer 0 weights: not a rectangular array of numbers"):
+        parse(rust)
+    rust["weights"] = [[[1e300] * 10] * 784]
+    with pytest.raises(ModelFormatError, match="out-of-range values"):
+        parse(rust)
+
+
+def test_memory_for_one_image_is_bounded():
+    """A tiny file may not ask for gigabytes: a 1-filter conv with a 200×200 kernel and full padding."""
+    rng = np.random.default_rng(0)
+    from digitnet.layers import Conv2D, Reshape
+
+    layers = [
+        Reshape((28, 28, 1)),
+        Conv2D(rng.random((1, 1, 200, 200), dtype=np.float32), np.zeros(1, np.float32), 1, 199),
+        Reshape((-1,)),
+        Dense(np.zeros((10, 227 * 227), np.float32), np.zeros(10, np.float32)),
+        Softmax(),
+    ]
+    with pytest.raises(ModelFormatError, match=r"layer 1 \(conv2d\) would need [\d,]+ MB for one image"):
+        parse(model_to_dict(Network(layers, "log-likelihood")))

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from digitnet import parse_model
+from digitnet.augment import Augmentation, augment, transform
+from digitnet.backprop import backprop, one_hot
+from digitnet.costs import cost_named
 from digitnet.layers import PatchFeatures
 from digitnet.modelfile import model_to_dict
-from digitnet.training.augment import Augmentation, augment, transform
-from digitnet.training.costs import cost_named
 from digitnet.training.initialisation import RUST_NN_KERNELS
 from digitnet.training.mnist import Split
 from digitnet.training.randomise import add_noise, shift, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import recipe_named
 from digitnet.training.robustness import evaluate_suite, morphology, suite_sets
-from digitnet.training.sgd import backprop, one_hot
 from digitnet.training.train import initial_network, train_recipe
 
 from .test_gradients import assert_backprop_matches_finite_differences

@@ -82,6 +82,9 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
             "pathlib",
             "typing",
             "dataclasses",
+            "binascii",
+            "math",
+            "collections",
         }, (name, imports)
 
 

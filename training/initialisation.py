@@ -69,31 +69,26 @@ def build_network(architecture: tuple[tuple, ...], cost: str, init: str, rng: np
     for i, (kind, *args) in enumerate(architecture):
         weight_init = "default" if i == last and init == "he" else init
         if kind == "reshape":
-            size = int(np.prod(shape))
-            shape = tuple(size // -int(np.prod(args)) if a == -1 else a for a in args)
-            layers.append(Reshape(tuple(args)))
+            layer = Reshape(tuple(args))
         elif kind == "patch-features":
             layer = PatchFeatures(RUST_NN_KERNELS.copy(), learned=args[0])
-            layers.append(layer)
-            shape = (layer.n_out,)
         elif kind == "conv":
             filters, size, padding = args
             fan_in = shape[2] * size * size
             weight = initial_weight(fan_in, filters, weight_init, rng).reshape(filters, shape[2], size, size)
-            layers.append(Conv2D(weight, bias(filters), 1, padding))
-            shape = (shape[0] + 2 * padding - size + 1, shape[1] + 2 * padding - size + 1, filters)
+            layer = Conv2D(weight, bias(filters), 1, padding)
         elif kind == "maxpool":
-            layers.append(MaxPool(args[0]))
-            shape = (shape[0] // args[0], shape[1] // args[0], shape[2])
+            layer = MaxPool(args[0])
         elif kind == "dense":
-            layers.append(Dense(initial_weight(shape[0], args[0], weight_init, rng), bias(args[0])))
-            shape = (args[0],)
+            layer = Dense(initial_weight(shape[0], args[0], weight_init, rng), bias(args[0]))
         elif kind == "batchnorm":  # starts as the identity: γ = 1, β = 0, μ = 0, σ² = 1
             f = shape[-1]
             ones, zeros = np.ones(f, np.float32), np.zeros(f, np.float32)
-            layers.append(BatchNorm(ones, zeros.copy(), zeros.copy(), ones.copy()))
+            layer = BatchNorm(ones, zeros.copy(), zeros.copy(), ones.copy())
         elif kind == "dropout":
-            layers.append(Dropout(args[0]))
+            layer = Dropout(args[0])
         else:
-            layers.append(ACTIVATIONS[kind]())
+            layer = ACTIVATIONS[kind]()
+        shape = layer.output_shape(shape)
+        layers.append(layer)
     return Network(layers, cost)

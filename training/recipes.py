@@ -11,12 +11,13 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from digitnet.training.augment import Augmentation
+from digitnet.augment import Augmentation
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Hyper-parameters of one training run (η = ``eta``, λ = ``lmbda``)."""
+    """Hyper-parameters of one training run (η = ``eta``; ``l2`` is Nielsen's λ, the L2 term of SGD;
+    ``weight_decay`` is Adam's decoupled decay)."""
 
     name: str
     description: str
@@ -26,7 +27,7 @@ class Recipe:
     cost: str
     init: str
     eta: float
-    lmbda: float
+    l2: float
     batch_size: int
     epochs: int
     seed: int
@@ -37,6 +38,7 @@ class Recipe:
     #: layer specs of a network not described by ``sizes`` (see ``initialisation.build_network``)
     architecture: tuple[tuple, ...] = ()
     optimiser: str = "sgd"
+    weight_decay: float = 0.0
     momentum: float = 0.0
     schedule: str = "constant"  # or "cosine": η decays to 1 % over the run, after ``warmup`` epochs
     warmup: int = 0
@@ -71,7 +73,7 @@ C1 = Recipe(
     cost="quadratic",
     init="large",
     eta=3.0,
-    lmbda=0.0,
+    l2=0.0,
     batch_size=10,
     epochs=30,
     seed=1,
@@ -87,7 +89,7 @@ C2 = dataclasses.replace(
     cost="cross-entropy",
     init="default",
     eta=0.5,
-    lmbda=5.0,
+    l2=5.0,
     book="96.49 %",
     original="96–97 % (peak)",
     target=96.3,
@@ -158,7 +160,8 @@ CNN = Recipe(
     cost="log-likelihood",
     init="he",
     eta=1e-3,
-    lmbda=1e-4,
+    l2=0.0,
+    weight_decay=1e-4,
     batch_size=64,
     epochs=30,
     seed=1,

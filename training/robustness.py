@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.augment import transform
 from digitnet.network import Network
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import normalise_strokes
-from digitnet.training.augment import transform
 from digitnet.training.mnist import Split
 from digitnet.training.randomise import add_noise, shift
 from digitnet.training.tracing import trace_digit

@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 
 import digitnet
+from digitnet.augment import augment
+from digitnet.backprop import check_output, one_hot, sgd_epoch, total_cost
+from digitnet.costs import cost_named
 from digitnet.modelfile import model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
-from digitnet.training.augment import augment
-from digitnet.training.costs import cost_named
+from digitnet.optimisers import SGD, Adam, cosine_rate
 from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
-from digitnet.training.optimisers import SGD, Adam, cosine_rate
 from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import Recipe
-from digitnet.training.sgd import check_output, one_hot, sgd_epoch, total_cost
 
 
 class CheckpointError(RuntimeError):
@@ -129,11 +129,11 @@ def initial_network(recipe: Recipe, rng: np.random.Generator) -> Network:
 
 
 def make_optimiser(recipe: Recipe, n: int) -> SGD | Adam:
-    """The recipe's update rule; λ is Nielsen's L2 for SGD and the decoupled weight decay for Adam."""
+    """The recipe's update rule: SGD with Nielsen's L2 term, or Adam with decoupled weight decay."""
     if recipe.optimiser == "adam":
-        return Adam(recipe.eta, decay=recipe.lmbda)
+        return Adam(recipe.eta, weight_decay=recipe.weight_decay)
     if recipe.optimiser == "sgd":
-        return SGD(recipe.eta, recipe.lmbda, n, recipe.momentum)
+        return SGD(recipe.eta, recipe.l2, n, recipe.momentum)
     raise ValueError(f"unknown optimiser {recipe.optimiser!r} (known: sgd, adam)")
 
 
@@ -149,7 +149,7 @@ def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray
     figures: dict[str, Any] = {}
     splits: dict[str, Split | None] = {"validation": data.validation, "test": data.test}
     if recipe.monitor_training or recipe.select_on == "training":
-        cost_value = total_cost(network, cost, data.train.images, targets, recipe.lmbda)
+        cost_value = total_cost(network, cost, data.train.images, targets, recipe.l2)
         figures["training_cost"] = round(cost_value, 6)
         splits = {"training": data.train, **splits}
     for name, split in splits.items():

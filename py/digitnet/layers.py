@@ -1,20 +1,87 @@
-"""Layers of a feed-forward network: the forward pass only (inference).
+"""Layers of a feed-forward network, each in one place: forward and backward pass,
+output shape, parameters and model-file entry.
 
 Every layer maps a mini-batch ``x`` of shape ``(n, ...)`` to ``y`` of shape
-``(n, ...)``: one sample per row, so a whole batch is one matrix product.
-Backward passes live with the training code (``digitnet.training.backprop``).
+``(n, ...)``: one sample per row, so a whole batch is one matrix product. Its
+backward pass turns ``∂C/∂y`` into ``∂C/∂x`` and the gradients of its
+parameters, for the whole batch at once. A new layer kind is one class here,
+registered under the ``type`` its model-file entry carries (``LAYERS``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from digitnet.modelfile import EntryReader
 
-class Dense:
+Shape = tuple[int, ...]
+Grads = dict[str, np.ndarray]
+
+#: Layer classes by the ``type`` of their model-file entry.
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make ``cls`` the layer of model-file entries of type ``cls.kind``."""
+    LAYERS[cls.kind] = cls
+    return cls
+
+
+class Layer:
+    """What every layer provides; the defaults fit a parameter-free, shape-preserving layer.
+
+    - ``forward(x)``: inference. ``train_forward(x, rng)``: the training-time pass (batch
+      statistics, dropout when ``rng`` is given), returning ``(y, cache)`` for ``backward``.
+    - ``backward(x, y, g, cache, need_grad_x)``: with ``g = ∂C/∂y``, returns ``∂C/∂x`` (None when
+      not needed) and ``{name: ∂C/∂param}`` for the parameters gradient descent trains. A ``cache``
+      of None means ``y`` came from ``forward``: inference-time statistics held constant.
+    - ``output_shape(shape)``: the per-sample output shape, or ``ValueError`` saying why the
+      input does not fit. ``work(shape)``: floats of scratch space one sample needs beyond its
+      input and output (for the model file's memory limit).
+    - ``params()``: every tensor, as stored; ``config()``: the entry's other settings;
+      ``from_entry(read)``: the layer an entry describes, read through a checking ``EntryReader``.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> Layer:
+        return cls()
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return shape
+
+    def work(self, shape: Shape) -> int:
+        return 0
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def train_forward(self, x: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, Any]:
+        return self.forward(x), None
+
+    def backward(
+        self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray, cache: Any, need_grad_x: bool = True
+    ) -> tuple[np.ndarray | None, Grads]:
+        raise NotImplementedError
+
+
+@register
+class Dense(Layer):
     """Fully connected layer: ``z = x · Wᵀ + b``.
 
     Shapes: ``x (n, n_in)``, ``W (n_out, n_in)`` (Nielsen's orientation: row j
     holds the weights into neuron j), ``b (n_out,)``, ``z (n, n_out)``.
+    Backward, with ``δ = ∂C/∂z``: ``∂C/∂W = δᵀ·x``, ``∂C/∂b = Σ_rows δ``, ``∂C/∂x = δ·W``.
     """
 
     kind = "dense"
@@ -34,56 +101,103 @@ class Dense:
     def params(self) -> dict[str, np.ndarray]:
         return {"weight": self.weight, "bias": self.bias}
 
+    def config(self) -> dict[str, int]:
+        return {"in": self.n_in, "out": self.n_out}
+
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> Dense:
+        n_in, n_out = read.positive("in"), read.positive("out")
+        return cls(read.tensor("weight", (n_out, n_in)), read.tensor("bias", (n_out,)))
+
+    def output_shape(self, shape: Shape) -> Shape:
+        if shape != (self.n_in,):
+            raise ValueError(f"takes {self.n_in} inputs but receives {describe(shape)}")
+        return (self.n_out,)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.weight.T
         z += self.bias
         return z
 
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        grads = {"weight": grad_y.T @ x, "bias": grad_y.sum(axis=0)}
+        return (grad_y @ self.weight if need_grad_x else None), grads
 
-class Sigmoid:
-    """Logistic activation: ``σ(z) = 1 / (1 + e^(−z))``, elementwise, any shape."""
+
+class Activation(Layer):
+    """An elementwise (or per-row) function without parameters: ``a = f(z)``."""
+
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        return self.derivative(x, y, grad_y), {}
+
+    def derivative(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        """``∂C/∂z`` from ``∂C/∂a``."""
+        raise NotImplementedError
+
+
+@register
+class Sigmoid(Activation):
+    """Logistic activation: ``σ(z) = 1 / (1 + e^(−z))``, elementwise, any shape;
+    ``σ′(z) = σ(z)(1 − σ(z))``, so ``∂C/∂z = ∂C/∂a ⊙ a ⊙ (1 − a)``."""
 
     kind = "sigmoid"
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return sigmoid(z)
 
+    def derivative(self, z, a, grad_a):
+        grad = 1 - a
+        grad *= a
+        grad *= grad_a
+        return grad
 
-class ReLU:
-    """Rectified linear activation: ``max(0, z)``, elementwise, any shape."""
+
+@register
+class ReLU(Activation):
+    """Rectified linear activation: ``max(0, z)``, elementwise, any shape; ``∂C/∂z = ∂C/∂a ⊙ [z > 0]``."""
 
     kind = "relu"
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0)
 
+    def derivative(self, z, a, grad_a):
+        return grad_a * (a > 0)
 
-class Softmax:
-    """Softmax over each row: ``a_j = e^(z_j) / Σ_k e^(z_k)``; ``z, a (n, k)``."""
+
+@register
+class Softmax(Activation):
+    """Softmax over each row: ``a_j = e^(z_j) / Σ_k e^(z_k)``; ``z, a (n, k)``.
+
+    Its Jacobian times ``g = ∂C/∂a``, per row: ``∂C/∂z = a ⊙ (g − Σ_k g_k a_k)``.
+    """
 
     kind = "softmax"
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         e = np.exp(z - z.max(axis=1, keepdims=True))
         e /= e.sum(axis=1, keepdims=True)
         return e
 
+    def derivative(self, z, a, grad_a):
+        return a * (grad_a - np.sum(grad_a * a, axis=1, keepdims=True))
 
-class Conv2D:
+
+#: The activations by name, as recipes and the model file name them.
+ACTIVATIONS: dict[str, type[Activation]] = {cls.kind: cls for cls in (Sigmoid, ReLU, Softmax)}
+
+
+@register
+class Conv2D(Layer):
     """2-D convolution (cross-correlation) over images in NHWC layout.
 
     ``x (n, h, w, c)``, ``W (f, c, k, k)``, ``b (f,)`` → ``z (n, h', w', f)`` with
     ``h' = (h + 2·padding − k) // stride + 1``; each output is ``Σ W[f] ⊙ patch + b[f]``.
-    Computed as one matrix product: the patches laid out as rows (im2col).
+    Computed as one matrix product ``z = P · Wₘᵀ + b``: the patches laid out as rows
+    ``P (n·h'·w', k·k·c)`` (im2col, ``(ky, kx, c)``-ordered so that each copied run is a
+    pixel's whole channel vector) and ``Wₘ (f, k·k·c)`` the weights in the same order.
+    Backward, with ``G = ∂C/∂z`` as ``(n·h'·w', f)``: ``∂C/∂W = Gᵀ·P``, ``∂C/∂b = Σ_rows G``, and
+    ``∂C/∂x`` adds each row of ``G·Wₘ`` back onto the patch it came from (col2im).
     """
 
     kind = "conv2d"
@@ -94,6 +208,10 @@ class Conv2D:
         self.stride = stride
         self.padding = padding
 
+    @property
+    def size(self) -> int:
+        return self.weight.shape[2]
+
     def params(self) -> dict[str, np.ndarray]:
         return {"weight": self.weight, "bias": self.bias}
 
@@ -101,17 +219,58 @@ class Conv2D:
         filters, channels, size, _ = self.weight.shape
         return {"filters": filters, "channels": channels, "size": size, "stride": self.stride, "padding": self.padding}
 
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> Conv2D:
+        f, c, k = read.positive("filters"), read.positive("channels"), read.positive("size")
+        stride, padding = read.integer("stride", 1, k), read.integer("padding", 0, k - 1)
+        return cls(read.tensor("weight", (f, c, k, k)), read.tensor("bias", (f,)), stride, padding)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        channels, k = self.weight.shape[1], self.size
+        if len(shape) != 3 or shape[2] != channels:
+            raise ValueError(f"takes images with {channels} channels but receives {describe(shape)}")
+        h, w = (d + 2 * self.padding - k for d in shape[:2])
+        if h < 0 or w < 0:
+            raise ValueError(f"a {k}×{k} kernel does not fit {describe(shape)}")
+        return (h // self.stride + 1, w // self.stride + 1, len(self.weight))
+
+    def work(self, shape: Shape) -> int:
+        oh, ow, _ = self.output_shape(shape)
+        padded = (shape[0] + 2 * self.padding) * (shape[1] + 2 * self.padding) * shape[2]
+        return oh * ow * self.size * self.size * shape[2] + padded
+
+    def matrix(self) -> np.ndarray:
+        """``Wₘ (f, k·k·c)``: the weights in the patches' ``(ky, kx, c)`` order."""
+        return self.weight.transpose(0, 2, 3, 1).reshape(len(self.weight), -1)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        columns, (n, oh, ow) = im2col(x, self.weight.shape[2], self.stride, self.padding)
-        z = columns @ self.weight.reshape(len(self.weight), -1).T
+        return self.train_forward(x, None)[0]
+
+    def train_forward(self, x, rng):
+        columns, (n, oh, ow) = im2col(x, self.size, self.stride, self.padding)
+        z = columns @ self.matrix().T
         z += self.bias
-        return z.reshape(n, oh, ow, -1)
+        return z.reshape(n, oh, ow, -1), columns
+
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        f, c, k, _ = self.weight.shape
+        columns = cache if cache is not None else im2col(x, k, self.stride, self.padding)[0]
+        g = grad_y.reshape(-1, f)
+        grad_w = (g.T @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
+        grads = {"weight": np.ascontiguousarray(grad_w), "bias": g.sum(axis=0)}
+        if not need_grad_x:
+            return None, grads
+        n, oh, ow = grad_y.shape[:3]
+        grad_patches = (g @ self.matrix()).reshape(n, oh, ow, k, k, c)
+        return col2im(grad_patches, x.shape, self.stride, self.padding), grads
 
 
-class MaxPool:
+@register
+class MaxPool(Layer):
     """Maximum over non-overlapping ``size × size`` windows: ``x (n, h, w, c)`` → ``(n, h//size, w//size, c)``.
 
-    Rows and columns beyond a whole number of windows are dropped.
+    Rows and columns beyond a whole number of windows are dropped. Backward: each window's
+    gradient goes to the input that was its maximum (to every one, on a tie).
     """
 
     kind = "maxpool"
@@ -119,17 +278,36 @@ class MaxPool:
     def __init__(self, size: int = 2) -> None:
         self.size = size
 
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
-
     def config(self) -> dict[str, int]:
         return {"size": self.size}
+
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> MaxPool:
+        return cls(read.integer("size", 1, 1 << 16))
+
+    def output_shape(self, shape: Shape) -> Shape:
+        if len(shape) != 3 or min(shape[:2]) < self.size:
+            raise ValueError(f"pools images but receives {describe(shape)}")
+        return (shape[0] // self.size, shape[1] // self.size, shape[2])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return windows(x, self.size).max(axis=(2, 4))
 
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        s = self.size
+        blocks = windows(x, s)
+        winners = blocks == y[:, :, None, :, None, :]
+        winners = winners * grad_y[:, :, None, :, None, :]
+        n, bh, _, bw, _, c = blocks.shape
+        if bh * s == x.shape[1] and bw * s == x.shape[2]:
+            return winners.reshape(x.shape), {}
+        grad_x = np.zeros(x.shape, dtype=grad_y.dtype)
+        grad_x[:, : bh * s, : bw * s] = winners.reshape(n, bh * s, bw * s, c)
+        return grad_x, {}
 
-class Reshape:
+
+@register
+class Reshape(Layer):
     """``x (n, ...)`` → ``(n, *shape)``: pixels to an image ``(28, 28, 1)``, or a feature map to a vector ``(-1,)``."""
 
     kind = "reshape"
@@ -137,46 +315,79 @@ class Reshape:
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
-
     def config(self) -> dict[str, list[int]]:
         return {"shape": list(self.shape)}
+
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> Reshape:
+        shape = read.int_list("shape")
+        if not shape or not all(d > 0 or d == -1 for d in shape) or shape.count(-1) > 1 or len(shape) > 8:
+            read.fail(f"'shape' must list up to 8 positive sizes (at most one -1), got {shape}")
+        return cls(tuple(shape))
+
+    def output_shape(self, shape: Shape) -> Shape:
+        size, known = prod(shape), prod(d for d in self.shape if d != -1)
+        target = tuple(size // known if d == -1 else d for d in self.shape)
+        if prod(target) != size:
+            raise ValueError(f"cannot reshape {describe(shape)} to {list(self.shape)}")
+        return target
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(len(x), *self.shape)
 
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        return grad_y.reshape(x.shape), {}
 
-class Dropout:
+
+@register
+class Dropout(Layer):
     """Drops each input with probability ``rate`` while training; the identity at inference
-    (inverted dropout: training scales the kept inputs by ``1 / (1 − rate)``)."""
+    (inverted dropout: training multiplies by a mask of 0 (probability ``rate``) and ``1/(1 − rate)``,
+    so ``y = x ⊙ mask`` and ``∂C/∂x = ∂C/∂y ⊙ mask``)."""
 
     kind = "dropout"
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
 
-    def params(self) -> dict[str, np.ndarray]:
-        return {}
-
     def config(self) -> dict[str, float]:
         return {"rate": self.rate}
+
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> Dropout:
+        return cls(read.number("rate", 0.0, 0.99))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x
 
+    def train_forward(self, x, rng):
+        if rng is None:
+            return x, None
+        keep = 1 - self.rate
+        mask = (rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / x.dtype.type(keep)
+        return x * mask, mask
 
-class BatchNorm:
-    """Batch normalisation (Ioffe & Szegedy 2015) at inference, per feature (the last axis):
-    ``y = γ (x − μ) / √(σ² + ε) + β``.
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        return (grad_y if cache is None else grad_y * cache), {}
 
-    ``x, y (n, ..., f)``; ``γ, β, μ, σ² (f,)``, ``μ`` and ``σ²`` being the running
-    averages of the mini-batch statistics seen in training (``statistics``: not
-    trained by gradient descent).
+
+@register
+class BatchNorm(Layer):
+    """Batch normalisation (Ioffe & Szegedy 2015), per feature (the last axis):
+    ``y = γ x̂ + β``, ``x̂ = (x − μ) / √(σ² + ε)``; ``x, y (n, ..., f)``; ``γ, β, μ, σ² (f,)``.
+
+    At inference ``μ, σ²`` are the running averages of the mini-batch statistics seen in
+    training (``statistics``: not trained by gradient descent). In training they are the
+    mini-batch's own over all axes but the last (m values per feature), and the running
+    averages move: ``μ → momentum·μ + (1 − momentum)·μ_B``, the same for ``σ²`` with the
+    unbiased ``σ²_B``. Backward, with ``g = ∂C/∂y``: ``∂C/∂γ = Σ g ⊙ x̂``, ``∂C/∂β = Σ g`` and,
+    since the batch statistics depend on x,
+    ``∂C/∂x = γ/(m √(σ²_B + ε)) · (m g − ∂C/∂β − x̂ ⊙ ∂C/∂γ)``; at inference ``∂C/∂x = γ g / √(σ² + ε)``.
     """
 
     kind = "batchnorm"
     statistics = ("mean", "variance")
+    momentum = 0.9
 
     def __init__(
         self, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, variance: np.ndarray, epsilon: float = 1e-5
@@ -197,20 +408,74 @@ class BatchNorm:
     def config(self) -> dict[str, int | float]:
         return {"features": self.features, "epsilon": self.epsilon}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> BatchNorm:
+        f = read.positive("features")
+        # below 1e-12 a zero variance turns 1/√(σ² + ε) into an overflow, and the outputs into NaN
+        epsilon = read.number("epsilon", 1e-12, 1.0)
+        tensors = [read.tensor(key, (f,)) for key in ("gamma", "beta", "mean", "variance")]
+        if np.any(tensors[3] < 0):
+            read.fail("tensor 'variance' holds negative values")
+        return cls(*tensors, epsilon=epsilon)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        if shape[-1] != self.features:
+            raise ValueError(f"normalises {self.features} features but receives {describe(shape)}")
+        return shape
+
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inference as one affine map per feature: ``y = x · s + t``, ``s = γ/√(σ² + ε)``, ``t = β − μ s``."""
         scale = self.gamma / np.sqrt(self.variance + self.epsilon)
+        return scale, self.beta - self.mean * scale
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        scale, shift = self.scale_shift()
         y = x * scale
-        y += self.beta - self.mean * scale
+        y += shift
         return y
 
+    def train_forward(self, x, rng):
+        axes = tuple(range(x.ndim - 1))
+        count = x.size // x.shape[-1]
+        mean = x.mean(axis=axes)
+        x_hat = x - mean
+        variance = np.mean(x_hat * x_hat, axis=axes)
+        inv_std = 1 / np.sqrt(variance + self.epsilon)
+        x_hat *= inv_std
+        self.mean *= self.momentum
+        self.mean += (1 - self.momentum) * mean
+        self.variance *= self.momentum
+        self.variance += (1 - self.momentum) * variance * (count / max(count - 1, 1))
+        return x_hat * self.gamma + self.beta, (x_hat, inv_std)
 
-class PatchFeatures:
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        axes = tuple(range(grad_y.ndim - 1))
+        if cache is None:  # inference: μ and σ² are constants
+            inv_std = 1 / np.sqrt(self.variance + self.epsilon)
+            x_hat = (x - self.mean) * inv_std
+            grads = {"gamma": np.sum(grad_y * x_hat, axis=axes), "beta": grad_y.sum(axis=axes)}
+            return grad_y * (self.gamma * inv_std), grads
+        x_hat, inv_std = cache
+        count = grad_y.size // grad_y.shape[-1]
+        grad_gamma = np.sum(grad_y * x_hat, axis=axes)
+        grad_beta = grad_y.sum(axis=axes)
+        grad_x = grad_y * count
+        grad_x -= grad_beta
+        grad_x -= x_hat * grad_gamma
+        grad_x *= self.gamma * inv_std / count
+        return grad_x, {"gamma": grad_gamma, "beta": grad_beta}
+
+
+@register
+class PatchFeatures(Layer):
     """The original Rust-NN's "conv" inputs: kernels applied to disjoint patches, put in front of the pixels.
 
     ``x (n, 784)`` is cut into 7×7 disjoint 4×4 patches ``P (n, 49, 16)``; with
-    ``K (k, 4, 4)`` the features are ``P·Kᵀ``, kernel by kernel, so the output is
+    ``K (k, 4, 4)`` the features are ``F = P·Kᵀ``, kernel by kernel, so the output is
     ``[features (k·49), x (784)]``, ``(n, 784 + 49k)``. No activation. ``learned``
-    says whether training changes the kernels.
+    says whether training changes the kernels. Backward, with ``G`` the features'
+    gradient: ``∂C/∂K = Σ_n Gᵀ·P`` (none when the kernels are fixed); ``∂C/∂x`` is the
+    pixels' own gradient plus ``G·K`` put back on the patches.
     """
 
     kind = "patch-features"
@@ -231,6 +496,18 @@ class PatchFeatures:
     def config(self) -> dict[str, int | bool]:
         return {"filters": len(self.kernels), "patch": self.kernels.shape[1], "learned": self.learned}
 
+    @classmethod
+    def from_entry(cls, read: EntryReader) -> PatchFeatures:
+        k, size = read.positive("filters"), read.positive("patch")
+        if cls.side % size:
+            read.fail(f"'patch' must divide {cls.side}, got {size}")
+        return cls(read.tensor("kernels", (k, size, size)), read.flag("learned"))
+
+    def output_shape(self, shape: Shape) -> Shape:
+        if shape != (self.side * self.side,):
+            raise ValueError(f"takes the {self.side * self.side} pixels but receives {describe(shape)}")
+        return (self.n_out,)
+
     def patches(self, x: np.ndarray) -> np.ndarray:
         """``x (n, 784)`` → ``P (n, m², size²)``, patches in row-major order, pixels row-major inside."""
         size = self.kernels.shape[1]
@@ -241,22 +518,47 @@ class PatchFeatures:
         features = self.patches(x) @ self.kernels.reshape(len(self.kernels), -1).T
         return np.concatenate([features.transpose(0, 2, 1).reshape(len(x), -1), x], axis=1)
 
-
-Layer = Dense | Sigmoid | ReLU | Softmax | Conv2D | MaxPool | Reshape | Dropout | BatchNorm | PatchFeatures
-
-ACTIVATIONS: dict[str, type] = {"sigmoid": Sigmoid, "relu": ReLU, "softmax": Softmax}
+    def backward(self, x, y, grad_y, cache, need_grad_x=True):
+        k, size, _ = self.kernels.shape
+        n_features = self.n_out - x.shape[1]
+        g = grad_y[:, :n_features].reshape(len(x), k, -1)  # (n, k, patches)
+        grads = {}
+        if self.learned:
+            grads["kernels"] = np.einsum("nkp,npj->kj", g, self.patches(x)).reshape(self.kernels.shape)
+        if not need_grad_x:
+            return None, grads
+        m = self.side // size
+        back = (g.transpose(0, 2, 1) @ self.kernels.reshape(k, -1)).reshape(len(x), m, m, size, size)
+        return grad_y[:, n_features:] + back.transpose(0, 1, 3, 2, 4).reshape(x.shape), grads
 
 
 def im2col(x: np.ndarray, size: int, stride: int, padding: int) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Every ``size × size`` patch of ``x (n, h, w, c)`` as a row ``(c, ky, kx)``-ordered.
+    """Every ``size × size`` patch of ``x (n, h, w, c)`` as a row, ``(ky, kx, c)``-ordered.
 
-    Returns ``columns (n·h'·w', c·size²)`` and ``(n, h', w')``.
+    Returns ``columns (n·h'·w', size·size·c)`` and ``(n, h', w')``. Filled by ``size²``
+    slice copies, each of whole channel vectors, rather than one gather of single values.
     """
     if padding:
         x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    patches = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    n, oh, ow = patches.shape[:3]
-    return patches.reshape(n * oh * ow, -1), (n, oh, ow)
+    n, h, w, c = x.shape
+    oh, ow = (h - size) // stride + 1, (w - size) // stride + 1
+    columns = np.empty((n, oh, ow, size, size, c), dtype=x.dtype)
+    for i in range(size):
+        for j in range(size):
+            columns[:, :, :, i, j, :] = x[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
+    return columns.reshape(n * oh * ow, size * size * c), (n, oh, ow)
+
+
+def col2im(grad_patches: np.ndarray, shape: Shape, stride: int, padding: int) -> np.ndarray:
+    """The adjoint of ``im2col``: ``grad_patches (n, h', w', k, k, c)`` summed back onto the
+    input positions they were copied from, ``(n, h, w, c)`` = ``shape``."""
+    n, oh, ow, k, _, c = grad_patches.shape
+    p, s = padding, stride
+    grad_x = np.zeros((n, shape[1] + 2 * p, shape[2] + 2 * p, c), dtype=grad_patches.dtype)
+    for i in range(k):
+        for j in range(k):
+            grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += grad_patches[:, :, :, i, j, :]
+    return grad_x[:, p : p + shape[1], p : p + shape[2], :] if p else grad_x
 
 
 def windows(x: np.ndarray, size: int) -> np.ndarray:
@@ -277,3 +579,15 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     a += 1
     np.reciprocal(a, out=a)
     return a
+
+
+def prod(values: Any) -> int:
+    """The product of whole numbers, as a Python int (no overflow)."""
+    result = 1
+    for v in values:
+        result *= int(v)
+    return result
+
+
+def describe(shape: Shape) -> str:
+    return str(shape[0]) if len(shape) == 1 else f"shape {list(shape)}"

@@ -10,7 +10,9 @@ part of it that is wrong.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,24 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.layers import (
-    ACTIVATIONS,
-    BatchNorm,
-    Conv2D,
-    Dense,
-    Dropout,
-    Layer,
-    MaxPool,
-    PatchFeatures,
-    Reshape,
-    Sigmoid,
-)
+from digitnet.layers import LAYERS, Layer, Shape, prod
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 
 FORMAT_NAME = "digitnet-model"
 FORMAT_VERSION = 1
 COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 NIELSEN_COSTS = {"QuadraticCost": "quadratic", "CrossEntropyCost": "cross-entropy"}
+#: How a tensor's values may be stored: little-endian IEEE-754 floats of either width.
+DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
+OUTPUT_KINDS = ("sigmoid", "softmax")
+#: Larger files are refused before parsing: the largest model shipped is under 2 MB.
+MAX_FILE_BYTES = 64_000_000
+#: The most memory one image may need on its way through the network (float64 values).
+MAX_BYTES_PER_IMAGE = 64_000_000
 
 
 class ModelFormatError(ValueError):
@@ -45,27 +43,22 @@ class ModelFormatError(ValueError):
 # ---------------------------------------------------------------- writing
 
 
-def encode_tensor(array: np.ndarray) -> dict[str, Any]:
-    """``{"dtype": "float32", "shape": [...], "data": base64(little-endian float32, row-major)}``."""
-    a = np.ascontiguousarray(array, dtype="<f4")
-    return {
-        "dtype": "float32",
-        "shape": list(a.shape),
-        "data": base64.b64encode(a.tobytes()).decode("ascii"),
-    }
+def encode_tensor(array: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
+    """``{"dtype": dtype, "shape": [...], "data": base64(little-endian values, row-major)}``."""
+    a = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+    return {"dtype": dtype, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
-def model_to_dict(network: Network) -> dict[str, Any]:
-    """The JSON-ready description of ``network`` (format version 1)."""
-    layers = []
-    for layer in network.layers:
-        entry: dict[str, Any] = {"type": layer.kind}
-        if isinstance(layer, Dense):
-            entry["in"], entry["out"] = layer.n_in, layer.n_out
-        elif hasattr(layer, "config"):
-            entry.update(layer.config())
-        entry.update({name: encode_tensor(p) for name, p in layer.params().items()})
-        layers.append(entry)
+def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
+    """The JSON-ready description of ``network`` (format version 1), its tensors stored as ``dtype``."""
+    layers = [
+        {
+            "type": layer.kind,
+            **layer.config(),
+            **{name: encode_tensor(p, dtype) for name, p in layer.params().items()},
+        }
+        for layer in network.layers
+    ]
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -77,9 +70,9 @@ def model_to_dict(network: Network) -> dict[str, Any]:
     }
 
 
-def save_model(network: Network, path: str | Path) -> None:
+def save_model(network: Network, path: str | Path, dtype: str = "float32") -> None:
     """Write ``network`` to ``path`` as JSON, atomically (a reader never sees half a file)."""
-    text = json.dumps(model_to_dict(network), indent=1)
+    text = json.dumps(model_to_dict(network, dtype), indent=None if dtype == "float16" else 1)
     write_atomic(path, text.encode("utf-8"))
 
 
@@ -109,22 +102,37 @@ def load_model(path: str | Path) -> Network:
     """Read a model file of any supported format (see ``parse_model``)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ModelFormatError(f"{path}: {path.stat().st_size:,} bytes is too large for a model file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelFormatError(f"{path}: no such model file") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"{path}: a folder, not a model file") from None
     except UnicodeDecodeError:
         raise ModelFormatError(f"{path}: not a text file, so not a JSON model") from None
     return parse_model(text, name=str(path))
 
 
 def parse_model(text: str, name: str = "model") -> Network:
-    """A ``Network`` from JSON text in our format, Nielsen's or the original Rust project's."""
+    """A ``Network`` from JSON text in our format, Nielsen's or the original Rust project's.
+
+    Everything is checked before any large array is made: the JSON's size, every number's
+    type and range, every tensor's encoding, that the layers chain from 784 inputs to 10
+    sigmoid or softmax outputs, and the memory one image needs on the way.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise ModelFormatError(f"{name}: {len(text):,} characters is too large for a model file")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         ends = text.rstrip()[-1:]
         where = "not valid JSON" if ends in ("}", "]") else "truncated: the file ends inside the JSON document"
         raise ModelFormatError(f"{name}: {where} ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ModelFormatError(f"{name}: the JSON is nested too deeply to be a model file") from None
+    except ValueError as e:  # NaN/Infinity constants, integers of more than 4,300 digits
+        raise ModelFormatError(f"{name}: not a usable JSON document ({e})") from None
     if not isinstance(doc, dict):
         raise ModelFormatError(f"{name}: expected a JSON object, found {type(doc).__name__}")
     if "format" in doc:
@@ -139,212 +147,222 @@ def parse_model(text: str, name: str = "model") -> Network:
     )
 
 
+def _no_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a number a model file may hold")
+
+
+class EntryReader:
+    """Typed, range-checked access to one JSON object of a model file; every refusal is a
+    ``ModelFormatError`` that starts with ``where`` (the file and the layer)."""
+
+    def __init__(self, entry: dict[str, Any], where: str) -> None:
+        self.entry = entry
+        self.where = where
+
+    def fail(self, message: str) -> None:
+        raise ModelFormatError(f"{self.where}: {message}")
+
+    def get(self, key: str) -> Any:
+        if key not in self.entry:
+            self.fail(f"missing {key!r}")
+        return self.entry[key]
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        """A JSON integer (not a boolean, not 3.0) in ``[low, high]``."""
+        value = self.get(key)
+        if type(value) is not int:
+            self.fail(f"{key!r} must be a whole number, got {_short(value)}")
+        if not low <= value <= high:
+            self.fail(f"{key!r} must be between {low} and {high}, got {_short(value)}")
+        return value
+
+    def positive(self, key: str) -> int:
+        """A size: a whole number from 1 to 2²⁴."""
+        return self.integer(key, 1, 1 << 24)
+
+    def number(self, key: str, low: float, high: float) -> float:
+        """A finite JSON number in ``[low, high]``, as a float."""
+        value = self.get(key)
+        if type(value) not in (int, float):
+            self.fail(f"{key!r} must be a number, got {_short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not (math.isfinite(number) and low <= number <= high):
+            self.fail(f"{key!r} must be between {low:g} and {high:g}, got {_short(value)}")
+        return number
+
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if type(value) is not bool:
+            self.fail(f"{key!r} must be true or false")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            self.fail(f"{key!r} must be a string")
+        return value
+
+    def array(self, key: str) -> list[Any]:
+        value = self.get(key)
+        if not isinstance(value, list):
+            self.fail(f"{key!r} must be a list")
+        return value
+
+    def int_list(self, key: str) -> list[int]:
+        values = self.array(key)
+        if not all(type(v) is int and abs(v) <= 1 << 24 for v in values):
+            self.fail(f"{key!r} must list whole numbers, got {_short(values)}")
+        return values
+
+    def tensor(self, key: str, shape: Shape) -> np.ndarray:
+        """The float32 array ``shape`` stored under ``key``, decoded exactly; finite values only."""
+        where = f"{self.where} tensor {key!r}"
+        if key not in self.entry:
+            raise ModelFormatError(f"{where}: missing")
+        tensor = self.entry[key]
+        if not isinstance(tensor, dict):
+            raise ModelFormatError(f"{where}: expected an object with dtype, shape and data")
+        dtype = tensor.get("dtype")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise ModelFormatError(f"{where}: dtype {_short(dtype)} is not one of {', '.join(map(repr, DTYPES))}")
+        if tensor.get("shape") != list(shape) or any(type(d) is not int for d in tensor["shape"]):
+            found = _short(tensor.get("shape"))
+            raise ModelFormatError(f"{where}: shape {found} does not match the layer's {list(shape)}")
+        data = tensor.get("data")
+        if not isinstance(data, str):
+            raise ModelFormatError(f"{where}: 'data' must be a base64 string")
+        expected = prod(shape) * DTYPES[dtype].itemsize
+        if len(data) != 4 * math.ceil(expected / 3):  # checked before decoding: no large allocation
+            raise ModelFormatError(
+                f"{where}: {len(data)} characters of base64, expected {4 * math.ceil(expected / 3)} for "
+                f"{expected} bytes of shape {list(shape)}"
+            )
+        try:
+            raw = binascii.a2b_base64(data, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise ModelFormatError(f"{where}: 'data' is not valid base64") from None
+        if len(raw) != expected:
+            raise ModelFormatError(f"{where}: {len(raw)} bytes of data, expected {expected} for shape {list(shape)}")
+        array = np.frombuffer(raw, dtype=DTYPES[dtype]).astype(np.float32).reshape(shape)
+        if not np.all(np.isfinite(array)):
+            raise ModelFormatError(f"{where} holds NaN or infinite values")
+        return array
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 40 characters, for messages about what a file holds."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
+    read = EntryReader(doc, name)
     if doc["format"] != FORMAT_NAME:
-        raise ModelFormatError(f"{name}: format is {doc['format']!r}, expected {FORMAT_NAME!r}")
+        read.fail(f"format is {_short(doc['format'])}, expected {FORMAT_NAME!r}")
     version = doc.get("version")
-    if version != FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{name}: unsupported format version {version!r} (this digitnet reads version {FORMAT_VERSION})"
-        )
-    cost = _require(doc, "cost", str, name)
+    if type(version) is not int or version != FORMAT_VERSION:
+        read.fail(f"unsupported format version {_short(version)} (this digitnet reads version {FORMAT_VERSION})")
+    cost = read.text("cost")
     if cost not in COSTS:
-        raise ModelFormatError(f"{name}: unknown cost {cost!r} (known: {', '.join(COSTS)})")
-    entries = _require(doc, "layers", list, name)
-    layers = [_parse_layer(entry, f"{name}: layer {i}") for i, entry in enumerate(entries)]
+        read.fail(f"unknown cost {_short(cost)} (known: {', '.join(COSTS)})")
+    layers = [_parse_layer(entry, f"{name}: layer {i}") for i, entry in enumerate(read.array("layers"))]
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise ModelFormatError(f"{name}: 'metadata' must be an object")
+        read.fail("'metadata' must be an object")
     return _checked(Network(layers, cost, metadata), name)
 
 
 def _parse_layer(entry: Any, where: str) -> Layer:
     if not isinstance(entry, dict):
         raise ModelFormatError(f"{where}: expected an object")
-    kind = _require(entry, "type", str, where)
-    if kind in ACTIVATIONS:
-        return ACTIVATIONS[kind]()
-    if kind == Dense.kind:
-        n_in, n_out = _positive(entry, "in", where), _positive(entry, "out", where)
-        weight = _decode_tensor(entry, "weight", (n_out, n_in), where)
-        bias = _decode_tensor(entry, "bias", (n_out,), where)
-        return Dense(weight, bias)
-    if kind == Conv2D.kind:
-        f, c, k = (_positive(entry, key, where) for key in ("filters", "channels", "size"))
-        stride, padding = _positive(entry, "stride", where), _require(entry, "padding", int, where)
-        weight = _decode_tensor(entry, "weight", (f, c, k, k), where)
-        return Conv2D(weight, _decode_tensor(entry, "bias", (f,), where), stride, padding)
-    if kind == BatchNorm.kind:
-        f = _positive(entry, "features", where)
-        epsilon = _require(entry, "epsilon", (int, float), where)
-        if not epsilon > 0:
-            raise ModelFormatError(f"{where}: batchnorm 'epsilon' must be positive, got {epsilon}")
-        tensors = [_decode_tensor(entry, key, (f,), where) for key in ("gamma", "beta", "mean", "variance")]
-        if np.any(tensors[3] < 0):
-            raise ModelFormatError(f"{where} tensor 'variance' holds negative values")
-        return BatchNorm(*tensors, epsilon=float(epsilon))
-    if kind == MaxPool.kind:
-        return MaxPool(_positive(entry, "size", where))
-    if kind == PatchFeatures.kind:
-        k, size = _positive(entry, "filters", where), _positive(entry, "patch", where)
-        if PatchFeatures.side % size:
-            raise ModelFormatError(f"{where}: 'patch' must divide {PatchFeatures.side}, got {size}")
-        learned = entry.get("learned")
-        if not isinstance(learned, bool):
-            raise ModelFormatError(f"{where}: 'learned' must be true or false")
-        return PatchFeatures(_decode_tensor(entry, "kernels", (k, size, size), where), learned)
-    if kind == Reshape.kind:
-        shape = _require(entry, "shape", list, where)
-        if not shape or not all(isinstance(d, int) and (d > 0 or d == -1) for d in shape) or shape.count(-1) > 1:
-            raise ModelFormatError(f"{where}: 'shape' must list positive sizes (at most one -1), got {shape}")
-        return Reshape(tuple(shape))
-    if kind == Dropout.kind:
-        rate = _require(entry, "rate", (int, float), where)
-        if not 0 <= rate < 1:
-            raise ModelFormatError(f"{where}: dropout 'rate' must be in [0, 1), got {rate}")
-        return Dropout(float(rate))
-    kinds = (Dense, Conv2D, MaxPool, BatchNorm, Reshape, Dropout, PatchFeatures)
-    known = ", ".join([*(k.kind for k in kinds), *ACTIVATIONS])
-    raise ModelFormatError(f"{where}: unknown layer type {kind!r} (known: {known})")
-
-
-def _positive(entry: dict[str, Any], key: str, where: str) -> int:
-    value = _require(entry, key, int, where)
-    if value < 1:
-        raise ModelFormatError(f"{where}: {key!r} must be a positive integer, got {value}")
-    return value
-
-
-def _decode_tensor(entry: dict[str, Any], key: str, shape: tuple[int, ...], where: str) -> np.ndarray:
-    where = f"{where} tensor {key!r}"
-    if key not in entry:
-        raise ModelFormatError(f"{where}: missing")
-    tensor = entry[key]
-    if not isinstance(tensor, dict):
-        raise ModelFormatError(f"{where}: expected an object with dtype, shape and data")
-    if tensor.get("dtype") != "float32":
-        raise ModelFormatError(f"{where}: dtype {tensor.get('dtype')!r} is not 'float32'")
-    if tensor.get("shape") != list(shape):
-        raise ModelFormatError(f"{where}: shape {tensor.get('shape')} does not match the layer's {list(shape)}")
-    data = tensor.get("data")
-    if not isinstance(data, str):
-        raise ModelFormatError(f"{where}: 'data' must be a base64 string")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except ValueError:
-        raise ModelFormatError(f"{where}: 'data' is not valid base64") from None
-    expected = int(np.prod(shape)) * 4
-    if len(raw) != expected:
-        raise ModelFormatError(f"{where}: {len(raw)} bytes of data, expected {expected} for shape {list(shape)}")
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+    read = EntryReader(entry, where)
+    kind = read.text("type")
+    if kind not in LAYERS:
+        read.fail(f"unknown layer type {_short(kind)} (known: {', '.join(LAYERS)})")
+    return LAYERS[kind].from_entry(read)
 
 
 def _parse_nielsen(doc: dict[str, Any], name: str) -> Network:
     """Nielsen's ``network2.py``: ``weights[l]`` is ``(n_out, n_in)``, ``biases[l]`` is ``(n_out, 1)``."""
-    sizes = _require(doc, "sizes", list, name)
-    cost = NIELSEN_COSTS.get(doc.get("cost", ""))
-    if cost is None:
-        raise ModelFormatError(f"{name}: unknown network2.py cost {doc.get('cost')!r}")
-    weights = _require(doc, "weights", list, name)
-    biases = _require(doc, "biases", list, name)
+    read = EntryReader(doc, name)
+    sizes = read.int_list("sizes")
+    if len(sizes) < 2 or min(sizes) < 1:
+        read.fail(f"'sizes' must list at least two positive layer sizes, got {_short(sizes)}")
+    cost = doc.get("cost")
+    if not isinstance(cost, str) or cost not in NIELSEN_COSTS:
+        read.fail(f"unknown network2.py cost {_short(cost)}")
+    weights, biases = read.array("weights"), read.array("biases")
     if not (len(weights) == len(biases) == len(sizes) - 1):
-        raise ModelFormatError(f"{name}: {len(sizes)} sizes need {len(sizes) - 1} weight and bias matrices")
+        read.fail(f"{len(sizes)} sizes need {len(sizes) - 1} weight and bias matrices")
     layers: list[Layer] = []
     for i, (w, b, n_in, n_out) in enumerate(zip(weights, biases, sizes[:-1], sizes[1:], strict=True)):
         where = f"{name}: layer {i}"
         weight = _as_matrix(w, (n_out, n_in), f"{where} weights")
         bias = _as_matrix(b, (n_out, 1), f"{where} biases").reshape(n_out)
-        layers += [Dense(weight, bias), Sigmoid()]
-    return _checked(Network(layers, cost, {"source": "network2.py"}), name)
+        layers += [LAYERS["dense"](weight, bias), LAYERS["sigmoid"]()]
+    return _checked(Network(layers, NIELSEN_COSTS[cost], {"source": "network2.py"}), name)
 
 
 def _parse_rust(doc: dict[str, Any], name: str) -> Network:
     """Rust-NN ``network.json``: ``weights[l][input][output]`` (Nielsen's transposed), ``biases[l][output]``."""
-    weights = _require(doc, "weights", list, name)
-    biases = _require(doc, "biases", list, name)
+    read = EntryReader(doc, name)
+    weights, biases = read.array("weights"), read.array("biases")
     if len(weights) != len(biases) or not weights:
-        raise ModelFormatError(f"{name}: {len(weights)} weight matrices but {len(biases)} bias vectors")
+        read.fail(f"{len(weights)} weight matrices but {len(biases)} bias vectors")
     layers: list[Layer] = []
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         where = f"{name}: layer {i}"
         columns = _as_matrix(w, None, f"{where} weights")
         bias = _as_matrix(b, (columns.shape[1],), f"{where} biases")
-        layers += [Dense(np.ascontiguousarray(columns.T), bias), Sigmoid()]
+        layers += [LAYERS["dense"](np.ascontiguousarray(columns.T), bias), LAYERS["sigmoid"]()]
     accuracy = doc.get("acc")
+    if not (type(accuracy) in (int, float) and math.isfinite(float(accuracy))):
+        accuracy = None
     return _checked(Network(layers, "cross-entropy", {"source": "Rust-NN network.json", "acc": accuracy}), name)
 
 
 def _as_matrix(value: Any, shape: tuple[int, ...] | None, where: str) -> np.ndarray:
+    """``value`` (nested lists of numbers) as a float32 array of ``shape`` (any matrix when None)."""
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ModelFormatError(f"{where}: not a rectangular array of numbers") from None
     if shape is not None and array.shape != shape:
         raise ModelFormatError(f"{where}: shape {list(array.shape)}, expected {list(shape)}")
     if shape is None and array.ndim != 2:
         raise ModelFormatError(f"{where}: expected a matrix, found {array.ndim} dimensions")
-    return array.astype(np.float32)
-
-
-def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in doc:
-        raise ModelFormatError(f"{where}: missing {key!r}")
-    value = doc[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        name = kind.__name__ if isinstance(kind, type) else "number"
-        raise ModelFormatError(f"{where}: {key!r} must be of type {name}")
-    return value
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ModelFormatError(f"{where}: holds NaN, infinite or out-of-range values")
+    return array
 
 
 def _checked(network: Network, name: str) -> Network:
-    """Reject a network whose layers do not chain 784 → ... → 10 or hold NaN/inf."""
+    """Reject a network whose layers do not chain 784 → ... → 10, whose outputs are not
+    probabilities, or that would need more than ``MAX_BYTES_PER_IMAGE`` for one image."""
     if not network.layers:
         raise ModelFormatError(f"{name}: no layers")
-    shape: tuple[int, ...] = (N_PIXELS,)
+    shape: Shape = (N_PIXELS,)
     for i, layer in enumerate(network.layers):
-        for key, p in layer.params().items():
-            if not np.all(np.isfinite(p)):
-                raise ModelFormatError(f"{name}: layer {i} tensor {key!r} holds NaN or infinite values")
-        shape = _output_shape(layer, shape, f"{name}: layer {i}")
+        try:
+            out = layer.output_shape(shape)
+            needed = 8 * (prod(shape) + prod(out) + layer.work(shape))
+        except ValueError as e:
+            raise ModelFormatError(f"{name}: layer {i} {e}") from None
+        if needed > MAX_BYTES_PER_IMAGE:
+            raise ModelFormatError(
+                f"{name}: layer {i} ({layer.kind}) would need {needed / 1e6:,.0f} MB for one image "
+                f"(at most {MAX_BYTES_PER_IMAGE / 1e6:.0f} MB)"
+            )
+        shape = out
     if shape != (N_CLASSES,):
         raise ModelFormatError(f"{name}: the network has outputs of shape {list(shape)}, expected [{N_CLASSES}]")
+    if network.output_kind not in OUTPUT_KINDS:
+        raise ModelFormatError(
+            f"{name}: the last layer is {network.output_kind!r}; it must be sigmoid or softmax to give probabilities"
+        )
     return network
-
-
-def _output_shape(layer: Layer, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
-    """The per-sample shape ``layer`` produces from ``shape``, or an error saying why it cannot."""
-    if isinstance(layer, Dense):
-        if shape != (layer.n_in,):
-            raise ModelFormatError(f"{where} takes {layer.n_in} inputs but receives {_describe(shape)}")
-        return (layer.n_out,)
-    if isinstance(layer, Reshape):
-        size, known = int(np.prod(shape)), int(np.prod([d for d in layer.shape if d != -1]))
-        target = tuple(size // known if d == -1 else d for d in layer.shape)
-        if int(np.prod(target)) != size:
-            raise ModelFormatError(f"{where} cannot reshape {_describe(shape)} to {list(layer.shape)}")
-        return target
-    if isinstance(layer, Conv2D):
-        channels, size = layer.weight.shape[1], layer.weight.shape[2]
-        if len(shape) != 3 or shape[2] != channels:
-            raise ModelFormatError(f"{where} takes images with {channels} channels but receives {_describe(shape)}")
-        h, w = (d + 2 * layer.padding - size for d in shape[:2])
-        if h < 0 or w < 0:
-            raise ModelFormatError(f"{where}: a {size}×{size} kernel does not fit {_describe(shape)}")
-        return (h // layer.stride + 1, w // layer.stride + 1, len(layer.weight))
-    if isinstance(layer, PatchFeatures):
-        if shape != (N_PIXELS,):
-            raise ModelFormatError(f"{where} takes the {N_PIXELS} pixels but receives {_describe(shape)}")
-        return (layer.n_out,)
-    if isinstance(layer, BatchNorm):
-        if shape[-1] != layer.features:
-            raise ModelFormatError(f"{where} normalises {layer.features} features but receives {_describe(shape)}")
-        return shape
-    if isinstance(layer, MaxPool):
-        if len(shape) != 3 or min(shape[:2]) < layer.size:
-            raise ModelFormatError(f"{where} pools images but receives {_describe(shape)}")
-        return (shape[0] // layer.size, shape[1] // layer.size, shape[2])
-    return shape
-
-
-def _describe(shape: tuple[int, ...]) -> str:
-    return str(shape[0]) if len(shape) == 1 else f"shape {list(shape)}"

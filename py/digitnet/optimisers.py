@@ -15,19 +15,19 @@ import numpy as np
 class SGD:
     """Nielsen's mini-batch SGD with L2 and optional momentum μ.
 
-    ``v → μ v − (η/m) Σ∇C − (ηλ/n) w``, ``w → w + v`` (for μ = 0:
+    ``v → μ v − (η/m) Σ∇C − (ηλ/n) w``, ``w → w + v`` (λ = ``l2``; for μ = 0:
     ``w → (1 − ηλ/n) w − (η/m) Σ∇C``); biases are not decayed.
     """
 
-    def __init__(self, eta: float, lmbda: float, n: int, momentum: float = 0.0) -> None:
-        self.lr, self.lmbda, self.n, self.momentum = eta, lmbda, n, momentum
+    def __init__(self, eta: float, l2: float, n: int, momentum: float = 0.0) -> None:
+        self.lr, self.l2, self.n, self.momentum = eta, l2, n, momentum
         self.velocity: list[np.ndarray] = []
 
     def gradient_scale(self, m: int) -> float:
         return self.lr / m
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
-        decay = self.lr * self.lmbda / self.n
+        decay = self.lr * self.l2 / self.n
         if self.momentum == 0:
             for p, g, is_weight in zip(params, grads, weights, strict=True):
                 if is_weight and decay:
@@ -54,13 +54,13 @@ class Adam:
     """Adam (Kingma & Ba 2015) with decoupled weight decay on weights (AdamW).
 
     ``m → β₁m + (1 − β₁)g``, ``v → β₂v + (1 − β₂)g²``,
-    ``w → w − lr · m̂ / (√v̂ + ε) − lr · decay · w``, with ``g`` the mean gradient.
+    ``w → w − lr · m̂ / (√v̂ + ε) − lr · weight_decay · w``, with ``g`` the mean gradient.
     """
 
     def __init__(
-        self, lr: float, decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+        self, lr: float, weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
-        self.lr, self.decay, self.beta1, self.beta2, self.eps = lr, decay, beta1, beta2, eps
+        self.lr, self.weight_decay, self.beta1, self.beta2, self.eps = lr, weight_decay, beta1, beta2, eps
         self.t = 0
         self.moments: list[np.ndarray] = []
 
@@ -78,8 +78,8 @@ class Adam:
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * g * g
-            if is_weight and self.decay:
-                p *= 1 - self.lr * self.decay
+            if is_weight and self.weight_decay:
+                p *= 1 - self.lr * self.weight_decay
             p -= (self.lr * correction) * m / (np.sqrt(v) + self.eps)
 
     def state(self) -> list[np.ndarray]:
@@ -95,3 +95,6 @@ def cosine_rate(base: float, epoch: int, epochs: int, warmup: int = 0, floor: fl
         return base * epoch / (warmup + 1)
     progress = (epoch - 1 - warmup) / max(1, epochs - 1 - warmup)
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+Optimiser = SGD | Adam

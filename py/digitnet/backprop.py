@@ -1,0 +1,191 @@
+"""Backpropagation and mini-batch gradient descent (Nielsen ch. 1–3), for CPython training
+and for adapting a model in the browser alike.
+
+Each mini-batch is one matrix ``x (m, 784)``: the forward and backward passes
+are a handful of matrix products per layer, never a loop over samples. Each
+layer's own ``backward`` (``digitnet.layers``) does the per-layer work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from digitnet.costs import Cost
+from digitnet.network import Network
+from digitnet.optimisers import Optimiser
+
+
+def one_hot(labels: np.ndarray, n_classes: int = 10, dtype: type = np.float32) -> np.ndarray:
+    """``labels (n,)`` → ``y (n, n_classes)`` with a single 1 per row."""
+    y = np.zeros((len(labels), n_classes), dtype=dtype)
+    y[np.arange(len(labels)), labels] = 1
+    return y
+
+
+def check_output(network: Network, cost: Cost) -> None:
+    """Reject a cost that does not fit the network's output activation."""
+    if network.output_kind not in cost.output_kinds:
+        raise ValueError(
+            f"cost {cost.name!r} needs a {' or '.join(cost.output_kinds)} output layer, not {network.output_kind!r}"
+        )
+
+
+def training_forward(
+    network: Network, x: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[list[np.ndarray], list[Any]]:
+    """The forward pass as training runs it: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)``, with batch
+    normalisation on the mini-batch's statistics (moving the running averages) and dropout
+    active when ``rng`` is given.
+
+    Returns the activations ``[a⁰, …, aᴸ]`` and, per layer, what its backward pass needs
+    besides them (a dropout mask, a batch-norm cache, a convolution's patches) or None.
+    """
+    activations = [x]
+    caches: list[Any] = []
+    for layer in network.layers:
+        out, cache = layer.train_forward(activations[-1], rng)
+        activations.append(out)
+        caches.append(cache)
+    return activations, caches
+
+
+def inference_forward(network: Network, x: np.ndarray) -> list[np.ndarray]:
+    """The activations ``[a⁰ = x, …, aᴸ]`` of the inference pass (running statistics, no dropout)."""
+    activations = [x]
+    with np.errstate(over="ignore"):
+        for layer in network.layers:
+            activations.append(layer.forward(activations[-1]))
+    return activations
+
+
+def backward(
+    network: Network,
+    activations: list[np.ndarray],
+    caches: list[Any],
+    delta: np.ndarray,
+    last: int,
+    stop: int,
+    input_grad: bool = False,
+) -> tuple[np.ndarray | None, list[dict[str, np.ndarray]]]:
+    """Backpropagate ``delta = ∂C/∂(output of layer last)`` down through layer ``stop``.
+
+    Each layer turns ``∂C/∂(its output)`` into ``∂C/∂(its input)`` and its parameter
+    gradients. Returns ``∂C/∂(input of layer stop)`` when ``input_grad`` (else None: training
+    stops at the first layer with parameters, whose input gradient nobody needs) and the
+    gradients, one dict per layer (empty without trained parameters).
+    """
+    layers = network.layers
+    grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
+    for i in range(last, stop - 1, -1):
+        need = i > stop or input_grad
+        delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], need)
+    return delta, grads
+
+
+def backprop(
+    network: Network,
+    cost: Cost,
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty without
+    trained parameters).
+
+    Forward: ``training_forward``. Output error: ``δ = ∂C/∂z`` of the last activation
+    (fused ``a − y`` where the cost allows it). Backward: each layer from the one before
+    the output activation down to the first layer with parameters.
+    """
+    layers = network.layers
+    activations, caches = training_forward(network, x, rng)
+    a = activations[-1]
+    if cost.fused_kind == network.output_kind:
+        delta = a - y
+    else:
+        delta = layers[-1].backward(activations[-2], a, cost.grad(a, y), caches[-1])[0]
+    if scale != 1:
+        delta *= scale
+    first = next(i for i, layer in enumerate(layers) if layer.params())
+    return backward(network, activations, caches, delta, len(layers) - 2, first)[1]
+
+
+def input_gradient(network: Network, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+    """``∂(Σ grad_output ⊙ a)/∂x`` through the inference pass, ``x (n, 784)``, ``grad_output (n, 10)``.
+
+    With ``grad_output`` one-hot on the winning digit this is the saliency map: how much
+    each input pixel moves the winner's output.
+    """
+    activations = inference_forward(network, x)
+    caches = [None] * len(network.layers)
+    grad_x, _ = backward(network, activations, caches, grad_output, len(network.layers) - 1, 0, input_grad=True)
+    return grad_x
+
+
+def apply_gradients(network: Network, grads: list[dict[str, np.ndarray]], optimiser: Optimiser) -> None:
+    """One ``optimiser`` step of the network's parameters, in place, from per-layer gradients."""
+    params, flat, weights = [], [], []
+    for layer, layer_grads in zip(network.layers, grads, strict=True):
+        for key, g in layer_grads.items():
+            params.append(layer.params()[key])
+            flat.append(g)
+            weights.append(key == "weight")
+    optimiser.step(params, flat, weights)
+
+
+def update_mini_batch(
+    network: Network,
+    cost: Cost,
+    x: np.ndarray,
+    y: np.ndarray,
+    optimiser: Optimiser,
+    rng: np.random.Generator | None = None,
+) -> None:
+    """One step of ``optimiser`` on the mini-batch ``x (m, 784)``, ``y (m, 10)``, in place.
+
+    The optimiser's factor (η/m for SGD) is applied once, to the output error,
+    before backpropagation.
+    """
+    grads = backprop(network, cost, x, y, scale=optimiser.gradient_scale(len(x)), rng=rng)
+    apply_gradients(network, grads, optimiser)
+
+
+def sgd_epoch(
+    network: Network,
+    cost: Cost,
+    images: np.ndarray,
+    targets: np.ndarray,
+    batch_size: int,
+    optimiser: Optimiser,
+    rng: np.random.Generator,
+    on_batch: Callable[[int], Any] | None = None,
+) -> None:
+    """One pass over the training set in a fresh random order, one optimiser step per mini-batch.
+
+    ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng``.
+    """
+    n = len(images)
+    order = rng.permutation(n)
+    with np.errstate(over="ignore"):
+        for start in range(0, n, batch_size):
+            batch = order[start : start + batch_size]
+            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng)
+            if on_batch is not None:
+                on_batch(len(batch))
+
+
+def total_cost(network: Network, cost: Cost, images: np.ndarray, targets: np.ndarray, l2: float) -> float:
+    """Mean cost over a data set plus the L2 term ``(λ / 2n) Σ w²`` (n = its size, λ = ``l2``)."""
+    n = len(images)
+    value = sum(
+        cost.value(network.feedforward(images[s : s + 1000]), targets[s : s + 1000]) for s in range(0, n, 1000)
+    )
+    weights = sum(
+        float(np.sum(layer.params()["weight"].astype(np.float64) ** 2))
+        for layer in network.layers
+        if "weight" in layer.params()
+    )
+    return value / n + 0.5 * l2 / n * weights
