@@ -268,3 +268,21 @@ def test_saliency_equals_finite_differences_of_the_winning_output(rng):
 
     numeric = numerical_grad(winner_outputs, x)
     assert np.max(np.abs(saliency - numeric)) <= 1e-4 * np.max(np.abs(numeric))
+
+
+def test_folding_batchnorm_keeps_the_function(rng):
+    """Each batch norm after a conv or dense layer merged into it: the same outputs, fewer layers,
+    and the original network untouched."""
+    from digitnet.modelfile import load_model
+
+    from .conftest import ROOT
+
+    network = load_model(ROOT / "weights" / "cnn.json")
+    before = [p.copy() for layer in network.layers for p in layer.params().values()]
+    folded = network.folded()
+    assert [layer.kind for layer in folded.layers].count("batchnorm") == 0
+    assert len(folded.layers) == len(network.layers) - 3
+    x = rng.random((50, 784))
+    np.testing.assert_allclose(folded.feedforward(x), network.feedforward(x), rtol=0, atol=1e-12)
+    after = [p for layer in network.layers for p in layer.params().values()]
+    assert all(np.array_equal(a, b) and a.dtype == np.float32 for a, b in zip(before, after, strict=True))

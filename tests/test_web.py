@@ -85,6 +85,7 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
             "binascii",
             "math",
             "collections",
+            "copy",
         }, (name, imports)
 
 

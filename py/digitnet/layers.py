@@ -74,6 +74,11 @@ class Layer:
     ) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
 
+    def absorb(self, scale: np.ndarray, shift: np.ndarray) -> Layer | None:
+        """This layer followed by the per-feature map ``y ↦ y · scale + shift``, as one layer of this kind;
+        None when it cannot be expressed so (folding batch normalisation for inference)."""
+        return None
+
 
 @register
 class Dense(Layer):
@@ -122,6 +127,10 @@ class Dense(Layer):
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
         grads = {"weight": grad_y.T @ x, "bias": grad_y.sum(axis=0)}
         return (grad_y @ self.weight if need_grad_x else None), grads
+
+    def absorb(self, scale, shift):
+        """``(x·Wᵀ + b)·s + t = x·(W ⊙ s[:, None])ᵀ + (b·s + t)``."""
+        return Dense(self.weight * scale[:, None], self.bias * scale + shift)
 
 
 class Activation(Layer):
@@ -256,13 +265,29 @@ class Conv2D(Layer):
         f, c, k, _ = self.weight.shape
         columns = cache if cache is not None else im2col(x, k, self.stride, self.padding)[0]
         g = grad_y.reshape(-1, f)
-        grad_w = (g.T @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
+        # Gᵀ·P with Gᵀ made contiguous first: BLAS is markedly faster on it than on the transposed view
+        grad_w = (np.ascontiguousarray(g.T) @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
         grads = {"weight": np.ascontiguousarray(grad_w), "bias": g.sum(axis=0)}
         if not need_grad_x:
             return None, grads
-        n, oh, ow = grad_y.shape[:3]
-        grad_patches = (g @ self.matrix()).reshape(n, oh, ow, k, k, c)
-        return col2im(grad_patches, x.shape, self.stride, self.padding), grads
+        return self.input_grad(g, x.shape, grad_y.shape[:3]), grads
+
+    def input_grad(self, g: np.ndarray, shape: Shape, out: Shape) -> np.ndarray:
+        """col2im of ``G·Wₘ`` without forming it: for each kernel offset ``(i, j)``,
+        ``∂C/∂x[:, i + s·y, j + s·x] += G · W[:, :, i, j]``, one ``(n·h'·w', f)·(f, c)`` product each,
+        whose result is already laid out like the input slice it is added to."""
+        n, oh, ow = out
+        k, p, s = self.size, self.padding, self.stride
+        per_offset = self.weight.transpose(2, 3, 0, 1)  # (k, k, f, c)
+        grad_x = np.zeros((n, shape[1] + 2 * p, shape[2] + 2 * p, shape[3]), dtype=g.dtype)
+        for i in range(k):
+            for j in range(k):
+                grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += (g @ per_offset[i, j]).reshape(n, oh, ow, -1)
+        return grad_x[:, p : p + shape[1], p : p + shape[2], :] if p else grad_x
+
+    def absorb(self, scale, shift):
+        """Per filter, as for a dense layer: ``W[f] ⊙ s[f]``, ``b[f]·s[f] + t[f]``."""
+        return Conv2D(self.weight * scale[:, None, None, None], self.bias * scale + shift, self.stride, self.padding)
 
 
 @register
@@ -290,19 +315,26 @@ class MaxPool(Layer):
             raise ValueError(f"pools images but receives {describe(shape)}")
         return (shape[0] // self.size, shape[1] // self.size, shape[2])
 
+    def offsets(self, x: np.ndarray) -> list[np.ndarray]:
+        """The ``size²`` strided views ``x[:, i::size, j::size]``, each cropped to whole windows:
+        window ``(r, c)`` of the output holds one value of each."""
+        s = self.size
+        h, w = x.shape[1] // s, x.shape[2] // s
+        return [x[:, i : h * s : s, j : w * s : s] for i in range(s) for j in range(s)]
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return windows(x, self.size).max(axis=(2, 4))
+        # an elementwise maximum of the strided views: several times faster than a reduction
+        # over two non-adjacent axes of a reshaped view
+        views = self.offsets(x)
+        y = views[0].copy()
+        for view in views[1:]:
+            np.maximum(y, view, out=y)
+        return y
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
-        s = self.size
-        blocks = windows(x, s)
-        winners = blocks == y[:, :, None, :, None, :]
-        winners = winners * grad_y[:, :, None, :, None, :]
-        n, bh, _, bw, _, c = blocks.shape
-        if bh * s == x.shape[1] and bw * s == x.shape[2]:
-            return winners.reshape(x.shape), {}
         grad_x = np.zeros(x.shape, dtype=grad_y.dtype)
-        grad_x[:, : bh * s, : bw * s] = winners.reshape(n, bh * s, bw * s, c)
+        for view, grad_view in zip(self.offsets(x), self.offsets(grad_x), strict=True):
+            np.multiply(grad_y, view == y, out=grad_view)
         return grad_x, {}
 
 
@@ -424,9 +456,11 @@ class BatchNorm(Layer):
         return shape
 
     def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
-        """Inference as one affine map per feature: ``y = x · s + t``, ``s = γ/√(σ² + ε)``, ``t = β − μ s``."""
-        scale = self.gamma / np.sqrt(self.variance + self.epsilon)
-        return scale, self.beta - self.mean * scale
+        """Inference as one affine map per feature: ``y = x · s + t``, ``s = γ/√(σ² + ε)``, ``t = β − μ s``,
+        in float64 whatever the parameters' type (inference computes in float64)."""
+        gamma, beta, mean, variance = (v.astype(np.float64) for v in (self.gamma, self.beta, self.mean, self.variance))
+        scale = gamma / np.sqrt(variance + self.epsilon)
+        return scale, beta - mean * scale
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         scale, shift = self.scale_shift()
@@ -435,35 +469,40 @@ class BatchNorm(Layer):
         return y
 
     def train_forward(self, x, rng):
-        axes = tuple(range(x.ndim - 1))
-        count = x.size // x.shape[-1]
-        mean = x.mean(axis=axes)
-        x_hat = x - mean
-        variance = np.mean(x_hat * x_hat, axis=axes)
+        flat = x.reshape(-1, self.features)
+        count = len(flat)
+        # sums as products with a vector of ones: one BLAS pass instead of NumPy's strided reduction
+        ones = np.ones(count, dtype=x.dtype)
+        mean = (ones @ flat) / count
+        centred = flat - mean
+        variance = np.einsum("ij,ij->j", centred, centred) / count
         inv_std = 1 / np.sqrt(variance + self.epsilon)
-        x_hat *= inv_std
+        y = centred * (self.gamma * inv_std)
+        y += self.beta
         self.mean *= self.momentum
         self.mean += (1 - self.momentum) * mean
         self.variance *= self.momentum
         self.variance += (1 - self.momentum) * variance * (count / max(count - 1, 1))
-        return x_hat * self.gamma + self.beta, (x_hat, inv_std)
+        return y.reshape(x.shape), (centred, inv_std)
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
-        axes = tuple(range(grad_y.ndim - 1))
+        g = grad_y.reshape(-1, self.features)
+        grad_beta = np.ones(len(g), dtype=g.dtype) @ g
         if cache is None:  # inference: μ and σ² are constants
             inv_std = 1 / np.sqrt(self.variance + self.epsilon)
-            x_hat = (x - self.mean) * inv_std
-            grads = {"gamma": np.sum(grad_y * x_hat, axis=axes), "beta": grad_y.sum(axis=axes)}
+            x_hat = (x.reshape(g.shape) - self.mean) * inv_std
+            grads = {"gamma": np.einsum("ij,ij->j", g, x_hat), "beta": grad_beta}
             return grad_y * (self.gamma * inv_std), grads
-        x_hat, inv_std = cache
-        count = grad_y.size // grad_y.shape[-1]
-        grad_gamma = np.sum(grad_y * x_hat, axis=axes)
-        grad_beta = grad_y.sum(axis=axes)
-        grad_x = grad_y * count
-        grad_x -= grad_beta
-        grad_x -= x_hat * grad_gamma
-        grad_x *= self.gamma * inv_std / count
-        return grad_x, {"gamma": grad_gamma, "beta": grad_beta}
+        # with x̂ = (x − μ_B)·r, r = 1/√(σ²_B + ε): ∂C/∂x = γr·g − (γr²·∂C/∂γ'/m)·(x − μ_B) − γr·∂C/∂β/m,
+        # where ∂C/∂γ = r·∂C/∂γ' and ∂C/∂γ' = Σ g ⊙ (x − μ_B): the formula above, without forming x̂
+        centred, inv_std = cache
+        count = len(g)
+        grad_gamma = np.einsum("ij,ij->j", g, centred) * inv_std
+        scale = self.gamma * inv_std
+        grad_x = g * scale
+        grad_x -= centred * (scale * inv_std * grad_gamma / count)
+        grad_x -= scale * grad_beta / count
+        return grad_x.reshape(grad_y.shape), {"gamma": grad_gamma, "beta": grad_beta}
 
 
 @register
@@ -535,37 +574,16 @@ class PatchFeatures(Layer):
 def im2col(x: np.ndarray, size: int, stride: int, padding: int) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Every ``size × size`` patch of ``x (n, h, w, c)`` as a row, ``(ky, kx, c)``-ordered.
 
-    Returns ``columns (n·h'·w', size·size·c)`` and ``(n, h', w')``. Filled by ``size²``
-    slice copies, each of whole channel vectors, rather than one gather of single values.
+    Returns ``columns (n·h'·w', size·size·c)`` and ``(n, h', w')``. The patches are a strided view
+    (no copy); the one copy writes the rows contiguously, which NumPy does far faster than
+    filling them slice by slice.
     """
     if padding:
         x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    n, h, w, c = x.shape
-    oh, ow = (h - size) // stride + 1, (w - size) // stride + 1
-    columns = np.empty((n, oh, ow, size, size, c), dtype=x.dtype)
-    for i in range(size):
-        for j in range(size):
-            columns[:, :, :, i, j, :] = x[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
-    return columns.reshape(n * oh * ow, size * size * c), (n, oh, ow)
-
-
-def col2im(grad_patches: np.ndarray, shape: Shape, stride: int, padding: int) -> np.ndarray:
-    """The adjoint of ``im2col``: ``grad_patches (n, h', w', k, k, c)`` summed back onto the
-    input positions they were copied from, ``(n, h, w, c)`` = ``shape``."""
-    n, oh, ow, k, _, c = grad_patches.shape
-    p, s = padding, stride
-    grad_x = np.zeros((n, shape[1] + 2 * p, shape[2] + 2 * p, c), dtype=grad_patches.dtype)
-    for i in range(k):
-        for j in range(k):
-            grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += grad_patches[:, :, :, i, j, :]
-    return grad_x[:, p : p + shape[1], p : p + shape[2], :] if p else grad_x
-
-
-def windows(x: np.ndarray, size: int) -> np.ndarray:
-    """``x (n, h, w, c)`` cropped to whole windows and viewed as ``(n, h//size, size, w//size, size, c)``."""
-    n, h, w, c = x.shape
-    h, w = h - h % size, w - w % size
-    return x[:, :h, :w].reshape(n, h // size, size, w // size, size, c)
+    patches = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
+    n, oh, ow = patches.shape[:3]
+    columns = np.ascontiguousarray(patches.transpose(0, 1, 2, 4, 5, 3))  # (n, h', w', ky, kx, c)
+    return columns.reshape(n * oh * ow, -1), (n, oh, ow)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
