@@ -1,5 +1,6 @@
 """The web page in headless Chromium: loading, drawing real digits, parity with CPython, failures, offline."""
 
+import gzip
 import json
 import re
 import shutil
@@ -9,10 +10,10 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from digitnet import load_model
+from digitnet import load_model, parse_model
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import SiteError, build_site, model_files
+from digitnet.web.site import SITE_BUDGET_WITHOUT_PYODIDE, SiteError, build_site, model_files, site_sizes
 
 from .conftest import ROOT, pyodide_source
 from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
@@ -49,7 +50,13 @@ def test_site_is_self_contained_and_small(site):
     assert index["default"] == max(drawn, key=lambda name: drawn[name]["drawn"]) + ".json"
     page = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not {"pyodide", "models"} & set(p.parts))
     assert page <= 100_000  # HTML, JavaScript, CSS, manifest, icons
-    assert all(p.stat().st_size < 2_000_000 for p in (site / "models").glob("*.json"))
+    assert all(p.stat().st_size < 1_000_000 for p in (site / "models").glob("*.json.gz"))
+    assert site_sizes(site)["without_pyodide"] <= SITE_BUDGET_WITHOUT_PYODIDE
+    # the service worker fetches the default model at install, the others only when selected
+    precached = json.loads(re.search(r"const FILES = (\[.*?\]);", (site / "sw.js").read_text()).group(1))
+    shipped = {f"./models/{m['path']}" for m in index["models"]}
+    default = next(m["path"] for m in index["models"] if m["file"] == index["default"])
+    assert shipped & set(precached) == {f"./models/{default}"}
     for name in ("index.html", "main.js", "worker.js", "sw.js", "manifest.webmanifest"):
         text = (site / name).read_text()
         assert not re.search(r"""(src|href)=["']/|fetch\(["']/|https?://(?!www\.w3\.org)""", text), name
@@ -147,7 +154,8 @@ def test_drawn_mnist_digits_are_recognised_at_any_size_and_place(page, served, m
     assert wrong == [], f"(test index, digit, shown): {wrong}"
 
 
-def test_same_outputs_in_pyodide_as_in_cpython(page, served, mnist_data):
+def test_same_outputs_in_pyodide_as_in_cpython(page, served, site, mnist_data):
+    """The page's outputs for 200 test images equal CPython's for the model file the site ships."""
     page.goto(served)
     wait_ready(page)
     images = mnist_data.test.images[:200]
@@ -155,9 +163,12 @@ def test_same_outputs_in_pyodide_as_in_cpython(page, served, mnist_data):
         page.select_option("#model", name)
         wait_ready(page)
         outputs = np.array(page.evaluate("(images) => window.digitnet.feedforward(images)", images.ravel().tolist()))
-        expected = load_model(ROOT / "weights" / name).feedforward(images)
+        shipped = gzip.decompress((site / "models" / f"{name}.gz").read_bytes()).decode()
+        expected = parse_model(shipped, name=name).feedforward(images)
         assert outputs.shape == (200 * 10,)
         assert np.max(np.abs(outputs.reshape(200, 10) - expected)) <= 1e-6
+        original = load_model(ROOT / "weights" / name).predict(images)  # float16 keeps the answers
+        assert np.mean(original == expected.argmax(axis=1)) >= 0.99
 
 
 def test_empty_canvas_tiny_marks_clear_and_undo(page, served):
@@ -185,7 +196,12 @@ def test_empty_canvas_tiny_marks_clear_and_undo(page, served):
 
 
 def default_model(site):
-    return site / "models" / json.loads((site / "models" / "index.json").read_text())["default"]
+    index = json.loads((site / "models" / "index.json").read_text())
+    return site / "models" / next(m["path"] for m in index["models"] if m["file"] == index["default"])
+
+
+def write_gzipped(path, text: str) -> None:
+    path.write_bytes(gzip.compress(text.encode()))
 
 
 def broken_site(site, tmp_path, damage):
@@ -199,21 +215,22 @@ def broken_site(site, tmp_path, damage):
     ("damage", "message"),
     [
         (
-            lambda s: default_model(s).write_text('{"format": "digitnet-model", "version": 1, "lay'),
+            lambda s: write_gzipped(default_model(s), '{"format": "digitnet-model", "version": 1, "lay'),
             "truncated",
         ),
         (lambda s: default_model(s).unlink(), "HTTP 404"),
         (
-            lambda s: default_model(s).write_text('{"format": "digitnet-model", "version": 9}'),
+            lambda s: write_gzipped(default_model(s), '{"format": "digitnet-model", "version": 9}'),
             "unsupported format version 9",
         ),
+        (lambda s: default_model(s).write_bytes(b"\x1f\x8b not really gzip"), "is not a valid gzip file"),
         (lambda s: (s / "pyodide" / "pyodide.asm.wasm").unlink(), "pyodide/pyodide.asm.wasm: HTTP 404"),
         (
             lambda s: next((s / "pyodide").glob("digitnet-*.whl")).write_bytes(b"PK tampered"),
             "digitnet-0.1.0-py3-none-any.whl could not be fetched",
         ),
     ],
-    ids=["truncated model", "missing model", "unknown version", "no Pyodide", "tampered wheel"],
+    ids=["truncated model", "missing model", "unknown version", "corrupt gzip", "no Pyodide", "tampered wheel"],
 )
 def test_failures_show_a_clear_message(page, site, tmp_path, damage, message):
     server = start_server(broken_site(site, tmp_path, damage), 0)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from digitnet import load_model
@@ -40,3 +41,20 @@ def test_committed_model_reproduces_its_recorded_accuracy(name, data_dir):
 
 def test_results_table_is_generated_from_the_models():
     assert (WEIGHTS / "README.md").read_text(encoding="utf-8") == results_markdown(WEIGHTS)
+
+
+def test_float16_copies_answer_like_the_originals(mnist_data):
+    """The site ships float16 models: each must give its float32 original's answer on ≥ 99.9 % of the
+    MNIST test set and lose ≤ 0.02 points of accuracy."""
+    import gzip
+
+    from digitnet.modelfile import parse_model
+    from digitnet.web.site import model_files, shipped_model
+
+    test = mnist_data.test
+    for path in model_files(ROOT / "weights"):
+        original = load_model(path)
+        half = parse_model(gzip.decompress(shipped_model(original)).decode(), name=path.name)
+        a, b = original.predict(test.images), half.predict(test.images)
+        assert np.mean(a == b) >= 0.999, path.name
+        assert np.mean(a == test.labels) - np.mean(b == test.labels) <= 0.0002, path.name

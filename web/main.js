@@ -18,6 +18,7 @@ const LOAD_TIMEOUT_MS = 120000;
 
 const drawing = { strokes: [], current: null, version: 0 };
 const requests = { busy: false, pending: false, lastSent: 0, timer: null };
+const modelPaths = new Map(); // model file name → the file the site ships (models/NAME.json.gz)
 let outputKind = "softmax";
 let loadTimer = null;
 
@@ -293,6 +294,7 @@ async function loadModels() {
   if (!response.ok) throw new Error(`models/index.json: HTTP ${response.status}`);
   const index = await response.json();
   for (const model of index.models) {
+    modelPaths.set(model.file, model.path || model.file);
     const figures = [];
     if (model.drawn_accuracy != null) figures.push(`${model.drawn_accuracy.toFixed(1)} % drawn`);
     if (model.test_accuracy != null) figures.push(`${model.test_accuracy.toFixed(2)} % MNIST test`);
@@ -308,7 +310,8 @@ function selectModel() {
   setState("loading", `Loading model ${modelSelect.value}…`);
   clearTimeout(loadTimer);
   loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
-  worker.postMessage({ type: "model", url: `models/${modelSelect.value}`, name: modelSelect.value });
+  const path = modelPaths.get(modelSelect.value) || modelSelect.value;
+  worker.postMessage({ type: "model", url: `models/${path}`, name: modelSelect.value });
 }
 
 modelSelect.addEventListener("change", selectModel);

@@ -1,5 +1,6 @@
-// Service worker: keeps every file of the site in a cache after the first visit, so the
-// page works with no network. The build fills in the file list and a version derived
+// Service worker: keeps the site's files in a cache after the first visit, so the page works
+// with no network. The build fills in the files cached at install (all but the models other
+// than the default, which are cached the first time they are selected) and a version derived
 // from the files' contents; a new version replaces the old cache.
 
 const VERSION = "__VERSION__";
@@ -30,7 +31,10 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(
     caches.open(CACHE).then(async (cache) => {
       const cached = await cache.match(request, { ignoreSearch: true });
-      return cached || fetch(request);
+      if (cached) return cached;
+      const response = await fetch(request);
+      if (response.ok && new URL(request.url).pathname.includes("/models/")) await cache.put(request, response.clone());
+      return response;
     }),
   );
 });

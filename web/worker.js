@@ -65,12 +65,22 @@ function reason(error) {
   return lines[lines.length - 1].replace(/^[\w.]*(Error|Exception): /, "");
 }
 
+// The site ships models gzipped (float16 tensors): inflate them with the browser's own decoder.
+async function modelText(response, url) {
+  if (!url.endsWith(".gz")) return response.text();
+  try {
+    return await new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).text();
+  } catch (error) {
+    throw new Error(`model file ${url} is not a valid gzip file (${error.message})`);
+  }
+}
+
 async function handle(message) {
   const app = await webapp;
   if (message.type === "model") {
     const response = await fetch(message.url);
     if (!response.ok) throw new Error(`model file ${message.url}: HTTP ${response.status} ${response.statusText}`);
-    const info = toJs(app.load(await response.text(), message.name));
+    const info = toJs(app.load(await modelText(response, message.url), message.name));
     post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
   } else if (message.type === "predict") {
     const t0 = performance.now();
