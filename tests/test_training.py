@@ -87,23 +87,24 @@ def test_checkpoint_from_other_settings_is_refused(mnist_data, tmp_path):
 def test_augmented_batchnorm_run_resumes_exactly_and_ends_on_clean_images(mnist_data, tmp_path, monkeypatch):
     """The cnn recipe (batch norm, dropout, augmentation) on a little data: the running statistics,
     Adam's moments and the augmentation's random state all survive an interruption; the last
-    ``clean_epochs`` epochs see the unaltered images."""
+    ``clean_epochs`` epochs see no geometric distortion (pixel-level changes stay)."""
     recipe = dataclasses.replace(recipe_named("cnn"), epochs=3, clean_epochs=1)
     tiny = {
         name: Split(split.images[:300], split.labels[:300])
         for name, split in (("validation", mnist_data.validation), ("test", mnist_data.test))
     }
     data = dataclasses.replace(small(mnist_data, 640), **tiny)
-    augmented_epochs = []
+    geometric_epochs = []
     real_augment = train_module.augment
 
-    def counting_augment(images, rng, settings):
-        augmented_epochs.append(len(augmented_epochs) + 1)
-        return real_augment(images, rng, settings)
+    def counting_augment(images, rng, settings, geometric=True, drawn=None):
+        geometric_epochs.append(geometric)
+        assert drawn is not None and drawn.shape == images.shape
+        return real_augment(images, rng, settings, geometric, drawn)
 
     monkeypatch.setattr(train_module, "augment", counting_augment)
     straight = train_recipe(recipe, data, tmp_path / "straight")
-    assert augmented_epochs == [1, 2]
+    assert geometric_epochs == [True, True, False]
 
     def stop_after_two(figures):
         if figures["epoch"] == 2:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitnet import parse_model
-from digitnet.augment import Augmentation, augment, transform
+from digitnet.augment import Augmentation, augment, morphology, transform
 from digitnet.backprop import backprop, one_hot
 from digitnet.costs import cost_named
 from digitnet.layers import PatchFeatures
@@ -16,7 +16,7 @@ from digitnet.training.initialisation import RUST_NN_KERNELS
 from digitnet.training.mnist import Split
 from digitnet.training.randomise import add_noise, shift, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import recipe_named
-from digitnet.training.robustness import evaluate_suite, morphology, suite_sets
+from digitnet.training.robustness import evaluate_suite, suite_sets
 from digitnet.training.train import initial_network, train_recipe
 
 from .test_gradients import assert_backprop_matches_finite_differences
@@ -116,9 +116,33 @@ def test_augmentation_is_seeded_and_keeps_digits(mnist_data):
     assert not np.array_equal(no_elastic, a)
 
 
+def test_pixel_level_changes_follow_their_probabilities(mnist_data):
+    from digitnet.augment import pixel_level
+    from digitnet.training.robustness import drawn
+
+    images = mnist_data.test.images[:400]
+    copies = drawn(images, np.random.default_rng(1))
+    all_drawn = pixel_level(images, np.random.default_rng(2), Augmentation(drawn=1.0), copies)
+    assert np.array_equal(all_drawn, copies)
+    mixed = pixel_level(images, np.random.default_rng(2), Augmentation(drawn=0.5), copies)
+    replaced = np.all(mixed == copies, axis=1) & ~np.all(images == copies, axis=1)
+    assert 0.35 < replaced.mean() < 0.65
+    noisy = pixel_level(images, np.random.default_rng(3), Augmentation(noise=1.0))
+    flipped = np.sum((noisy > 0.5) != (images > 0.5), axis=1)
+    assert 30 <= flipped.min() and flipped.max() <= 190 and 80 < flipped.mean() < 120
+    thick = pixel_level(images, np.random.default_rng(4), Augmentation(thick=1.0))
+    thin = pixel_level(images, np.random.default_rng(4), Augmentation(thin=1.0))
+    assert np.all(thick >= images) and np.all(thin <= images)
+    assert np.array_equal(thick, morphology(images, np.max, 3))
+    with pytest.raises(ValueError, match="needs the drawn copy"):
+        pixel_level(images, np.random.default_rng(2), Augmentation(drawn=0.5))
+
+
 def test_short_cnn_run_learns(mnist_data, tmp_path):
-    """About 200 mini-batches of the cnn recipe (with augmentation and dropout) on real MNIST."""
-    recipe = dataclasses.replace(recipe_named("cnn"), epochs=1)
+    """About 200 mini-batches of the cnn recipe (with augmentation and dropout) on real MNIST; without the
+    drawn copies, whose tracing would take a minute here (``pixel_level`` is tested on its own)."""
+    cnn = recipe_named("cnn")
+    recipe = dataclasses.replace(cnn, epochs=1, augmentation=dataclasses.replace(cnn.augmentation, drawn=0.0))
     data = dataclasses.replace(
         mnist_data, train=Split(mnist_data.train.images[:12800], mnist_data.train.labels[:12800])
     )

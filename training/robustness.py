@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.augment import transform
+from digitnet.augment import morphology, transform
 from digitnet.network import Network
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import normalise_strokes
@@ -49,15 +49,6 @@ def suite_sets(test: Split, progress: Callable[[str], None] | None = None) -> di
     return sets
 
 
-def morphology(images: np.ndarray, reduce: Callable, size: int) -> np.ndarray:
-    """Grey dilation (``np.max``) or erosion (``np.min``) over ``size × size`` windows."""
-    square = images.reshape(-1, 28, 28)
-    before, after = (size - 1) // 2, size // 2
-    padded = np.pad(square, ((0, 0), (before, after), (before, after)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
-    return reduce(windows, axis=(3, 4)).reshape(len(images), -1).astype(np.float32)
-
-
 def drawn(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Each digit traced into strokes, drawn 60–360 px tall somewhere on the canvas, normalised as the page does."""
     out = np.zeros_like(images)
@@ -70,6 +61,23 @@ def drawn(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         except NoDigitError:
             pass  # nothing traceable: an empty image, counted as a miss unless the net says otherwise
     return out
+
+
+def drawn_copies(images: np.ndarray, cache: Path | None = None) -> np.ndarray:
+    """``drawn(images)`` with a fixed seed, kept in ``cache`` (the user cache by default) under the
+    images' sha256: tracing 50,000 digits takes minutes, and every run of a recipe wants the same copies."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = (cache or base / "digitnet" / "drawn") / f"{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    copies = drawn(images, np.random.default_rng(SEED + 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, copies)
+    return copies
 
 
 def evaluate_suite(networks: dict[str, Network], test: Split, sets: dict[str, np.ndarray]) -> dict[str, dict]:

@@ -32,6 +32,7 @@ from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
 from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import Recipe
+from digitnet.training.robustness import drawn_copies
 
 
 class CheckpointError(RuntimeError):
@@ -84,12 +85,16 @@ def train_recipe(
         state = RunState(network, copy.deepcopy(network), rng, make_optimiser(recipe, len(data.train)))
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
+    settings_aug = recipe.augmentation
+    drawn = drawn_copies(data.train.images) if recipe.augment and settings_aug.drawn > 0 else None
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
         started = time.perf_counter()
         state.optimiser.lr = learning_rate(recipe, epoch)
         images = data.train.images
-        if recipe.augment and epoch <= recipe.epochs - recipe.clean_epochs:
-            images = augment(images, state.rng, recipe.augmentation)
+        geometric = epoch <= recipe.epochs - recipe.clean_epochs
+        if recipe.augment and (geometric or settings_aug.pixel_level):
+            # the clean epochs drop the geometric distortion only: pixel-level changes stay
+            images = augment(images, state.rng, settings_aug, geometric, drawn)
         on_batch = progress(epoch, len(data.train)) if progress else None
         sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch)
         seconds = time.perf_counter() - started

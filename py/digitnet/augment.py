@@ -1,4 +1,6 @@
-"""On-the-fly data augmentation: random affine maps and elastic distortions of MNIST digits.
+"""On-the-fly data augmentation: random affine maps and elastic distortions of MNIST digits,
+and the pixel-level changes people's drawings and pictures bring: flipped pixels, thinner and
+thicker strokes, digits as the page renders them from strokes.
 
 Each output pixel ``p`` samples the input at ``q = A(p − c) + c + t + d(p)``
 (bilinear interpolation, zero outside): ``A`` combines a rotation, a scale and
@@ -10,6 +12,7 @@ is vectorised over the batch and driven by the caller's seeded generator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +32,34 @@ class Augmentation:
     shift_pixels: float = 2.0
     elastic_pixels: float = 1.2  # standard deviation of the displacement at the coarse grid's nodes
     elastic_grid: int = 4
+    #: probabilities, per image, of: its version as drawn on the page (strokes traced from it and
+    #: rendered; needs ``drawn`` copies), a thinner stroke (2×2 erosion), a thicker one (3×3
+    #: dilation), and flipped pixels (each with probability 50/784 to 150/784, like the
+    #: robustness suite's "noisy" set); applied in that order, after the geometric distortion
+    drawn: float = 0.0
+    thin: float = 0.0
+    thick: float = 0.0
+    noise: float = 0.0
+
+    @property
+    def pixel_level(self) -> bool:
+        return max(self.drawn, self.thin, self.thick, self.noise) > 0
 
 
-def augment(images: np.ndarray, rng: np.random.Generator, settings: Augmentation = Augmentation()) -> np.ndarray:
-    """Randomly transformed copies of ``images (n, 784)``, float32 in [0, 1]."""
+def augment(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    settings: Augmentation = Augmentation(),
+    geometric: bool = True,
+    drawn: np.ndarray | None = None,
+) -> np.ndarray:
+    """Randomly changed copies of ``images (n, 784)``, float32 in [0, 1]: the pixel-level changes of
+    ``settings`` (``drawn (n, 784)``: each image as the page renders it), then, when ``geometric``,
+    the affine and elastic distortion."""
+    if settings.pixel_level:
+        images = pixel_level(images, rng, settings, drawn)
+    if not geometric:
+        return images
     n = len(images)
     angle = rng.uniform(-settings.rotation_degrees, settings.rotation_degrees, n)
     scale = rng.uniform(1 - settings.scale, 1 + settings.scale, n)
@@ -92,3 +119,36 @@ def sample_bilinear(images: np.ndarray, source: np.ndarray) -> np.ndarray:
     top = at(0, 0) * (1 - fc) + at(0, 1) * fc
     bottom = at(1, 0) * (1 - fc) + at(1, 1) * fc
     return top * (1 - fr) + bottom * fr
+
+
+def pixel_level(
+    images: np.ndarray, rng: np.random.Generator, settings: Augmentation, drawn: np.ndarray | None = None
+) -> np.ndarray:
+    """``images (n, 784)`` with the pixel-level changes of ``settings``, each drawn per image."""
+    out = images.astype(np.float32, copy=True)
+    n = len(out)
+    if settings.drawn > 0:
+        if drawn is None or drawn.shape != images.shape:
+            raise ValueError("the 'drawn' augmentation needs the drawn copy of every image")
+        pick = rng.random(n) < settings.drawn
+        out[pick] = drawn[pick]
+    for probability, reduce, size in ((settings.thin, np.min, 2), (settings.thick, np.max, 3)):
+        if probability > 0:
+            pick = np.flatnonzero(rng.random(n) < probability)
+            out[pick] = morphology(out[pick], reduce, size)
+    if settings.noise > 0:
+        pick = np.flatnonzero(rng.random(n) < settings.noise)
+        rate = rng.uniform(50, 150, len(pick)) / (SIDE * SIDE)
+        flips = rng.random((len(pick), SIDE * SIDE), dtype=np.float32) < rate[:, None]
+        chosen = out[pick]
+        out[pick] = np.where(flips, (chosen <= 0.5).astype(np.float32), chosen)
+    return out
+
+
+def morphology(images: np.ndarray, reduce: Callable, size: int) -> np.ndarray:
+    """Grey dilation (``np.max``) or erosion (``np.min``) of ``images (n, 784)`` over ``size × size`` windows."""
+    square = images.reshape(-1, SIDE, SIDE)
+    before, after = (size - 1) // 2, size // 2
+    padded = np.pad(square, ((0, 0), (before, after), (before, after)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
+    return reduce(windows, axis=(3, 4)).reshape(len(images), -1).astype(np.float32)
