@@ -39,6 +39,8 @@ class Recipe:
     architecture: tuple[tuple, ...] = ()
     optimiser: str = "sgd"
     weight_decay: float = 0.0
+    #: learning-rate factors by layer type, e.g. (("patch-features", 0.01),): η·factor for those layers
+    layer_rates: tuple[tuple[str, float], ...] = ()
     momentum: float = 0.0
     schedule: str = "constant"  # or "cosine": η decays to 1 % over the run, after ``warmup`` epochs
     warmup: int = 0

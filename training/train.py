@@ -86,6 +86,8 @@ def train_recipe(
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
     settings_aug = recipe.augmentation
+    factors = dict(recipe.layer_rates)
+    rates = [factors.get(layer.kind, 1.0) for layer in state.network.layers] if factors else None
     drawn = drawn_copies(data.train.images) if recipe.augment and settings_aug.drawn > 0 else None
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
         started = time.perf_counter()
@@ -96,7 +98,9 @@ def train_recipe(
             # the clean epochs drop the geometric distortion only: pixel-level changes stay
             images = augment(images, state.rng, settings_aug, geometric, drawn)
         on_batch = progress(epoch, len(data.train)) if progress else None
-        sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch)
+        sgd_epoch(
+            state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch, rates
+        )
         seconds = time.perf_counter() - started
         figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}

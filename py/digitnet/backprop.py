@@ -109,7 +109,7 @@ def backprop(
         delta = layers[-1].backward(activations[-2], a, cost.grad(a, y), caches[-1])[0]
     if scale != 1:
         delta *= scale
-    first = next(i for i, layer in enumerate(layers) if layer.params())
+    first = next(i for i, layer in enumerate(layers) if layer.param_names)
     return backward(network, activations, caches, delta, len(layers) - 2, first)[1]
 
 
@@ -125,13 +125,20 @@ def input_gradient(network: Network, x: np.ndarray, grad_output: np.ndarray) -> 
     return grad_x
 
 
-def apply_gradients(network: Network, grads: list[dict[str, np.ndarray]], optimiser: Optimiser) -> None:
-    """One ``optimiser`` step of the network's parameters, in place, from per-layer gradients."""
+def apply_gradients(
+    network: Network, grads: list[dict[str, np.ndarray]], optimiser: Optimiser, rates: list[float] | None = None
+) -> None:
+    """One ``optimiser`` step of the network's parameters, in place, from per-layer gradients.
+
+    ``rates`` (one per layer) multiply each layer's gradients: with SGD, a learning rate of
+    ``rate · η`` for that layer's parameters.
+    """
     params, flat, weights = [], [], []
-    for layer, layer_grads in zip(network.layers, grads, strict=True):
+    for i, (layer, layer_grads) in enumerate(zip(network.layers, grads, strict=True)):
+        rate = 1.0 if rates is None else rates[i]
         for key, g in layer_grads.items():
-            params.append(layer.params()[key])
-            flat.append(g)
+            params.append(getattr(layer, key))
+            flat.append(g if rate == 1.0 else g * g.dtype.type(rate))
             weights.append(key == "weight")
     optimiser.step(params, flat, weights)
 
@@ -143,14 +150,15 @@ def update_mini_batch(
     y: np.ndarray,
     optimiser: Optimiser,
     rng: np.random.Generator | None = None,
+    rates: list[float] | None = None,
 ) -> None:
     """One step of ``optimiser`` on the mini-batch ``x (m, 784)``, ``y (m, 10)``, in place.
 
     The optimiser's factor (η/m for SGD) is applied once, to the output error,
-    before backpropagation.
+    before backpropagation; ``rates``: per-layer factors (``apply_gradients``).
     """
     grads = backprop(network, cost, x, y, scale=optimiser.gradient_scale(len(x)), rng=rng)
-    apply_gradients(network, grads, optimiser)
+    apply_gradients(network, grads, optimiser, rates)
 
 
 def sgd_epoch(
@@ -162,17 +170,19 @@ def sgd_epoch(
     optimiser: Optimiser,
     rng: np.random.Generator,
     on_batch: Callable[[int], Any] | None = None,
+    rates: list[float] | None = None,
 ) -> None:
     """One pass over the training set in a fresh random order, one optimiser step per mini-batch.
 
-    ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng``.
+    ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng``;
+    ``rates``: per-layer factors of the gradients (``apply_gradients``).
     """
     n = len(images)
     order = rng.permutation(n)
     with np.errstate(over="ignore"):
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng)
+            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng, rates)
             if on_batch is not None:
                 on_batch(len(batch))
 

@@ -41,14 +41,16 @@ class Layer:
     - ``output_shape(shape)``: the per-sample output shape, or ``ValueError`` saying why the
       input does not fit. ``work(shape)``: floats of scratch space one sample needs beyond its
       input and output (for the model file's memory limit).
-    - ``params()``: every tensor, as stored; ``config()``: the entry's other settings;
+    - ``params()``: every tensor, as stored (the attributes ``param_names``); ``config()``: the entry's other settings;
       ``from_entry(read)``: the layer an entry describes, read through a checking ``EntryReader``.
     """
 
     kind: ClassVar[str] = ""
+    #: the attributes holding the layer's tensors, in the model file's order
+    param_names: ClassVar[tuple[str, ...]] = ()
 
     def params(self) -> dict[str, np.ndarray]:
-        return {}
+        return {name: getattr(self, name) for name in self.param_names}
 
     def config(self) -> dict[str, Any]:
         return {}
@@ -90,6 +92,7 @@ class Dense(Layer):
     """
 
     kind = "dense"
+    param_names = ("weight", "bias")
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
         self.weight = weight
@@ -102,9 +105,6 @@ class Dense(Layer):
     @property
     def n_out(self) -> int:
         return self.weight.shape[0]
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {"weight": self.weight, "bias": self.bias}
 
     def config(self) -> dict[str, int]:
         return {"in": self.n_in, "out": self.n_out}
@@ -210,6 +210,7 @@ class Conv2D(Layer):
     """
 
     kind = "conv2d"
+    param_names = ("weight", "bias")
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray, stride: int = 1, padding: int = 0) -> None:
         self.weight = weight
@@ -220,9 +221,6 @@ class Conv2D(Layer):
     @property
     def size(self) -> int:
         return self.weight.shape[2]
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {"weight": self.weight, "bias": self.bias}
 
     def config(self) -> dict[str, int]:
         filters, channels, size, _ = self.weight.shape
@@ -418,6 +416,7 @@ class BatchNorm(Layer):
     """
 
     kind = "batchnorm"
+    param_names = ("gamma", "beta", "mean", "variance")
     statistics = ("mean", "variance")
     momentum = 0.9
 
@@ -433,9 +432,6 @@ class BatchNorm(Layer):
     @property
     def features(self) -> int:
         return len(self.gamma)
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "variance": self.variance}
 
     def config(self) -> dict[str, int | float]:
         return {"features": self.features, "epsilon": self.epsilon}
@@ -518,6 +514,7 @@ class PatchFeatures(Layer):
     """
 
     kind = "patch-features"
+    param_names = ("kernels",)
     side = 28
 
     def __init__(self, kernels: np.ndarray, learned: bool = False) -> None:
@@ -528,9 +525,6 @@ class PatchFeatures(Layer):
     def n_out(self) -> int:
         k, size, _ = self.kernels.shape
         return self.side * self.side + k * (self.side // size) ** 2
-
-    def params(self) -> dict[str, np.ndarray]:
-        return {"kernels": self.kernels}
 
     def config(self) -> dict[str, int | bool]:
         return {"filters": len(self.kernels), "patch": self.kernels.shape[1], "learned": self.learned}
