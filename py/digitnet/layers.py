@@ -38,6 +38,8 @@ class Layer:
     - ``backward(x, y, g, cache, need_grad_x)``: with ``g = ∂C/∂y``, returns ``∂C/∂x`` (None when
       not needed) and ``{name: ∂C/∂param}`` for the parameters gradient descent trains. A ``cache``
       of None means ``y`` came from ``forward``: inference-time statistics held constant.
+    - ``input_backward(x, y, g)``: ``∂C/∂x`` alone through the inference pass (for saliency maps),
+      skipping the parameter gradients where they cost a matrix product.
     - ``output_shape(shape)``: the per-sample output shape, or ``ValueError`` saying why the
       input does not fit. ``work(shape)``: floats of scratch space one sample needs beyond its
       input and output (for the model file's memory limit).
@@ -73,6 +75,9 @@ class Layer:
         self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray, cache: Any, need_grad_x: bool = True
     ) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
+
+    def input_backward(self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+        return self.backward(x, y, grad_y, None)[0]
 
 
 @register
@@ -121,7 +126,10 @@ class Dense(Layer):
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
         grads = {"weight": grad_y.T @ x, "bias": grad_y.sum(axis=0)}
-        return (grad_y @ self.weight if need_grad_x else None), grads
+        return (self.input_backward(x, y, grad_y) if need_grad_x else None), grads
+
+    def input_backward(self, x, y, grad_y):
+        return grad_y @ self.weight
 
 
 class Activation(Layer):
@@ -258,11 +266,13 @@ class Conv2D(Layer):
         g = grad_y.reshape(-1, f)
         grad_w = (g.T @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
         grads = {"weight": np.ascontiguousarray(grad_w), "bias": g.sum(axis=0)}
-        if not need_grad_x:
-            return None, grads
+        return (self.input_backward(x, y, grad_y) if need_grad_x else None), grads
+
+    def input_backward(self, x, y, grad_y):
+        f, c, k, _ = self.weight.shape
         n, oh, ow = grad_y.shape[:3]
-        grad_patches = (g @ self.matrix()).reshape(n, oh, ow, k, k, c)
-        return col2im(grad_patches, x.shape, self.stride, self.padding), grads
+        grad_patches = (grad_y.reshape(-1, f) @ self.matrix()).reshape(n, oh, ow, k, k, c)
+        return col2im(grad_patches, x.shape, self.stride, self.padding)
 
 
 @register
