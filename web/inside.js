@@ -71,7 +71,7 @@ export function createInside({ view, worker, onOpen }) {
   const modes = element("div", "inside-modes");
   modes.setAttribute("role", "radiogroup");
   for (const [value, text] of [
-    ["gradient", "gradient ∂a/∂x"],
+    ["gradient", "gradient ∂z/∂x"],
     ["input", "input × gradient"],
   ]) {
     const labelNode = element("label");
@@ -118,13 +118,14 @@ export function createInside({ view, worker, onOpen }) {
     const mode = modes.querySelector("input:checked").value;
     const field = mode === "input" ? gradient.map((g, i) => g * result.image[i]) : gradient;
     paintSigned(whyCanvas, field, result.image);
-    const output = outputKind === "softmax" ? "probability" : "output";
+    const d = result.digit;
     whyText.textContent =
       mode === "input"
-        ? `Input × gradient: the gradient kept only where you drew, x ⊙ ∂a${result.digit}/∂x. ` +
-          `Red ink speaks for ${result.digit}, blue ink against it.`
-        : `The gradient of the network's ${output} for ${result.digit} with respect to each pixel, ∂a${result.digit}/∂x: ` +
-          `red where more ink would raise it, blue where more ink would lower it; the stronger the colour, the larger the effect.`;
+        ? `Input × gradient, x ⊙ ∂z${d}/∂x: the gradient kept only where you drew. ` +
+          `Red ink speaks for ${d}, blue ink against it.`
+        : `The gradient of the network's score for ${d} (z${d}, the output layer before its ${outputKind}) ` +
+          `with respect to each pixel, ∂z${d}/∂x: red where more ink would raise it, blue where more ink would ` +
+          `lower it; the stronger the colour, the larger the effect.`;
   }
 
   function buildPanels(panels) {
@@ -269,6 +270,7 @@ export function createInside({ view, worker, onOpen }) {
       const plain = (values) => Array.from(values);
       return {
         strokes: last.strokes,
+        image: plain(last.image),
         winner: last.inside.winner,
         saliency: plain(last.inside.saliency),
         panels: last.inside.panels.map((p) => ({ title: p.title, shape: p.shape, values: plain(p.values) })),

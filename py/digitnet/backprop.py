@@ -114,19 +114,24 @@ def backprop(
 
 
 def input_gradient(
-    network: Network, x: np.ndarray, grad_output: np.ndarray, activations: list[np.ndarray] | None = None
+    network: Network,
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    activations: list[np.ndarray] | None = None,
+    last: int | None = None,
 ) -> np.ndarray:
     """``∂(Σ grad_output ⊙ a)/∂x`` through the inference pass, ``x (n, 784)``, ``grad_output (n, 10)``.
 
     With ``grad_output`` one-hot on the winning digit this is the saliency map: how much
     each input pixel moves the winner's output. Each layer's ``input_backward``: no parameter
     gradients, which nobody needs here. ``activations``: ``inference_forward(network, x)``
-    when the caller has it already (it is then not computed again).
+    when the caller has it already (it is then not computed again). ``last``: the layer whose
+    output ``grad_output`` weighs (default: the network's last layer).
     """
     if activations is None:
         activations = inference_forward(network, x)
     grad = grad_output
-    for i in range(len(network.layers) - 1, -1, -1):
+    for i in range(len(network.layers) - 1 if last is None else last, -1, -1):
         grad = network.layers[i].input_backward(activations[i], activations[i + 1], grad)
     return grad
 

@@ -10,10 +10,13 @@ layer's units look for, and why the network gave its answer.
   sees a square image (a dense layer on the 784 pixels, a convolution on the 28 × 28 × 1 image),
   each unit's incoming weights form a picture of what it looks for (784 → 28 × 28, a 5 × 5 × 1
   kernel → 5 × 5). Their activations on the input (a conv map's mean) let the page sort them.
-- **Saliency.** ``∂a_w/∂x`` for the winning output ``a_w`` (its probability for softmax
-  networks, its sigmoid output otherwise), by backpropagation through the inference pass:
-  how much a little more ink on each input pixel raises the answer. The page also shows
-  ``x ⊙ ∂a_w/∂x`` (input × gradient), which keeps only the pixels actually drawn.
+- **Saliency.** ``∂z_w/∂x``, the gradient of the winner's weighted input ``z_w`` (Nielsen's
+  ``zᴸ``, the output layer before its sigmoid or softmax: the class score of Simonyan et al. 2013),
+  by backpropagation through the inference pass: how much a little more ink on each input pixel
+  raises the network's score for its answer. For a sigmoid output ``∂a_w/∂x = σ′(z_w) ∂z_w/∂x``,
+  the same picture scaled; for softmax, ``∂p_w/∂x`` would also count evidence against the other
+  digits, and it fades to rounding noise (``p_w(1 − p_w)``) when the network is sure. The page
+  also shows ``x ⊙ ∂z_w/∂x`` (input × gradient), which keeps only the pixels actually drawn.
 
 Arrays are float32 and flat, so the worker hands them to JavaScript as typed arrays.
 """
@@ -113,13 +116,15 @@ def look_inside(network: Network, x: np.ndarray) -> tuple[np.ndarray, dict[str, 
     The description holds, per panel, ``title``, ``shape`` (per-sample output shape) and
     ``values`` — feature maps ``(h, w, c)`` channel by channel (``(c, h, w)`` flattened, so each map
     is contiguous), vectors as they are; ``unit_activation`` (one per unit of ``unit_images``,
-    a conv map's mean) when there are such units; ``winner`` and ``saliency`` ``(784,)``, ``∂a_winner/∂x``.
+    a conv map's mean) when there are such units; ``winner`` and ``saliency`` ``(784,)``, ``∂z_winner/∂x``.
     """
     x = np.asarray(x, dtype=np.float64).reshape(1, -1)
     activations = inference_forward(network, x)
     output = activations[-1][0]
     winner = int(np.argmax(output))
-    saliency = input_gradient(network, x, one_hot(np.array([winner]), len(output), np.float64), activations)
+    score = score_layer(network)
+    grad_score = one_hot(np.array([winner]), len(output), np.float64)
+    saliency = input_gradient(network, x, grad_score, activations, last=score)
     shown = []
     for panel in panels(network):
         a = activations[panel.last + 1][0]
@@ -132,6 +137,12 @@ def look_inside(network: Network, x: np.ndarray) -> tuple[np.ndarray, dict[str, 
         a = activations[panel.last + 1][0]
         inside["unit_activation"] = flat32(a.reshape(-1, a.shape[-1]).mean(axis=0) if a.ndim == 3 else a)
     return output, inside
+
+
+def score_layer(network: Network) -> int:
+    """The index of the layer whose output is the class scores ``z`` (the last but one when the
+    network ends with an activation function)."""
+    return len(network.layers) - (2 if network.output_kind in ACTIVATIONS else 1)
 
 
 def flat32(values: np.ndarray) -> np.ndarray:
