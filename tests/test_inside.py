@@ -79,12 +79,12 @@ def test_panels_show_every_layer_once_and_end_with_the_output(path, rng):
 @pytest.mark.parametrize("name", ["c1", "c2_mod2", "cnn"])
 def test_saliency_equals_finite_differences_on_committed_models(name, rng):
     """∂z_winner/∂x of ``look_inside`` against central differences of the winner's score (the output
-    layer's weighted input; for the cnn on 120 random pixels, to stay quick); relative error ≤ 1e-4."""
+    layer's weighted input; for the cnn on 32 random pixels, to stay quick); relative error ≤ 1e-4."""
     network = load_model(ROOT / "weights" / f"{name}.json")
     x = rng.random(784) * 0.5
     output, inside = look_inside(network, x)
     winner = int(np.argmax(output))
-    pixels = np.arange(784) if name != "cnn" else rng.choice(784, 120, replace=False)
+    pixels = np.arange(784) if name != "cnn" else rng.choice(784, 32, replace=False)
     probe = x[pixels].copy()
 
     score = score_layer(network)
@@ -142,13 +142,24 @@ def served(site):
     server.server_close()
 
 
-@pytest.fixture(params=[(1200, 900), (390, 844)], ids=["desktop", "phone"])
-def page(browser, request):
-    width, height = request.param
+def new_page(browser, width: int, height: int):
     context = browser.new_context(service_workers="block", viewport={"width": width, "height": height})
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = new_page(browser, 1200, 900)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context, page = new_page(browser, 390, 844)
     yield page
     context.close()
 
@@ -215,6 +226,17 @@ def test_inside_view_opens_updates_with_the_drawing_and_equals_cpython(page, ser
     wait_until(page, "window.digitnet.inside().unit_order !== null", 10)
     order = page.evaluate("window.digitnet.inside().unit_order")
     assert np.all(np.diff(hidden[order]) <= 1e-6)  # most active neuron first
-    width = page.viewport_size["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
     assert page.errors == []
+
+
+def test_inside_view_fits_a_phone_screen(phone, served, mnist_data):
+    phone.goto(served)
+    wait_ready(phone)
+    phone.click("#inside summary")
+    strokes = draw_digit(phone, mnist_data.test.images[0])
+    assert shown_inside(phone, strokes)["winner"] == 7
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    canvases = "[...document.querySelectorAll('#inside canvas')]"
+    rights = phone.evaluate(f"{canvases}.map(c => c.getBoundingClientRect().right)")
+    assert len(rights) > 32 and max(rights) <= 390
+    assert phone.errors == []
