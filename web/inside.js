@@ -248,6 +248,7 @@ export function createInside({ view, worker, onOpen }) {
     },
     show(result, kind) {
       if (!result.inside) return;
+      const started = performance.now();
       last = result;
       outputKind = kind;
       empty.hidden = true;
@@ -257,6 +258,7 @@ export function createInside({ view, worker, onOpen }) {
       showUnits(result.inside.unit_activation);
       view.dataset.strokes = String(result.strokes);
       view.dataset.winner = String(result.inside.winner);
+      view.dataset.ms = (performance.now() - started).toFixed(2); // drawing it, on the page's thread
     },
     clear() {
       last = null;
