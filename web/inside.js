@@ -150,6 +150,7 @@ export function createInside({ view, worker, onOpen }) {
         if (index === panels.length - 1 && shape[0] === 10) {
           const digits = element("div", "digits");
           for (let d = 0; d < 10; d++) digits.append(element("span", "", String(d)));
+          digits.style.width = one.style.width; // one label under each cell
           cells.classList.add("output");
           cells.append(one, digits);
         }
