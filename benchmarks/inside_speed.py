@@ -69,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     data = load_mnist()
     digits = [trace_digit(data.test.images[i]) for i in range(args.digits)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,7 +90,12 @@ def main() -> None:
         key: {"median": statistics.median(v), "p95": float(np.percentile(v, 95)), "runs": len(v)}
         for key, v in times.items()
     }
-    report = {"default_model": summary["models"][0]["file"], "figures": figures, "budget_added_ms": BUDGET_MS}
+    report = {
+        "default_model": summary["models"][0]["file"],
+        "figures": figures,
+        "budget_added_ms": BUDGET_MS,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / "inside_speed.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -100,6 +106,7 @@ def main() -> None:
 def markdown(report: dict) -> str:
     f = report["figures"]
     added = f["added_ms"]["median"]
+    load = report["load_average"]
     names = {
         "closed_ms": "one prediction, view closed (ms)",
         "open_ms": "one prediction, view open (ms)",
@@ -112,6 +119,7 @@ def markdown(report: dict) -> str:
         f"Default model: `{report['default_model']}`. Each MNIST test digit is drawn with the view closed",
         "and open, alternately; times are the worker's (normalisation, forward pass and, when open, the",
         "activations, units and saliency map converted for JavaScript), from `benchmarks/inside_speed.py`.",
+        f"The machine's load average (1 min) before and after: {load[0]:.1f}, {load[1]:.1f}.",
         "",
         "| measure | median | 95th percentile | runs |",
         "|---|---|---|---|",
