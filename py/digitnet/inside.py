@@ -62,12 +62,12 @@ class Panel:
 
 def panels(network: Network) -> list[Panel]:
     """The network's layers grouped into panels (see the module's docstring)."""
-    groups: list[list[int]] = [[]]
-    for i, layer in enumerate(network.layers):
-        groups[-1].append(i)
-        if layer.kind in PANEL_ENDS and i < len(network.layers) - 1:
-            groups.append([])
     layers = network.layers
+    groups: list[list[int]] = [[]]
+    for i, layer in enumerate(layers):
+        groups[-1].append(i)
+        if layer.kind in PANEL_ENDS and i < len(layers) - 1:
+            groups.append([])
     return [
         Panel(group[0], group[-1], " → ".join(label(layers[i]) for i in group if layers[i].kind not in SILENT))
         for group in groups
@@ -76,6 +76,11 @@ def panels(network: Network) -> list[Panel]:
 
 def label(layer: Layer) -> str:
     return LABELS.get(layer.kind, layer.kind).format(**layer.config())
+
+
+def panel_of(groups: list[Panel], layer: int) -> int:
+    """The index of the panel that holds ``layer``."""
+    return next(k for k, p in enumerate(groups) if p.first <= layer <= p.last)
 
 
 def unit_layer(network: Network) -> int | None:
@@ -100,10 +105,9 @@ def unit_images(network: Network) -> dict[str, Any] | None:
         return None
     weight = network.layers[index].params()["weight"]
     side = isqrt(weight[0].size)
-    panel = next(k for k, p in enumerate(panels(network)) if p.first <= index <= p.last)
     return {
         "layer": index,
-        "panel": panel,
+        "panel": panel_of(panels(network), index),
         "units": len(weight),
         "side": side,
         "weights": weight.reshape(len(weight), -1).astype(np.float32).ravel(),
@@ -125,16 +129,16 @@ def look_inside(network: Network, x: np.ndarray) -> tuple[np.ndarray, dict[str, 
     score = score_layer(network)
     grad_score = one_hot(np.array([winner]), len(output), np.float64)
     saliency = input_gradient(network, x, grad_score, activations, last=score)
+    groups = panels(network)
     shown = []
-    for panel in panels(network):
+    for panel in groups:
         a = activations[panel.last + 1][0]
         values = a.transpose(2, 0, 1) if a.ndim == 3 else a
         shown.append({"title": panel.title, "shape": list(a.shape), "values": flat32(values)})
     inside: dict[str, Any] = {"panels": shown, "winner": winner, "saliency": flat32(saliency[0])}
     units = unit_layer(network)
     if units is not None:
-        panel = next(p for p in panels(network) if p.first <= units <= p.last)
-        a = activations[panel.last + 1][0]
+        a = activations[groups[panel_of(groups, units)].last + 1][0]
         inside["unit_activation"] = flat32(a.reshape(-1, a.shape[-1]).mean(axis=0) if a.ndim == 3 else a)
     return output, inside
 
