@@ -17,6 +17,7 @@ from digitnet.layers import (
     Reshape,
     Sigmoid,
     Softmax,
+    sparse_product,
 )
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
@@ -53,6 +54,20 @@ def test_input_backward_equals_the_backward_pass_for_every_layer_kind(rng):
         y = layer.forward(x)
         g = rng.standard_normal(y.shape)
         assert np.allclose(layer.input_backward(x, y, g), layer.backward(x, y, g, None)[0], rtol=1e-12, atol=1e-12)
+
+    # the sparse product the convolution's input-only pass uses, on a gradient with few non-zeros
+    conv = Conv2D(rng.standard_normal((64, 32, 5, 5)), rng.standard_normal(64))
+    x = rng.standard_normal((1, 12, 12, 32))
+    y = conv.forward(x)
+    g = rng.standard_normal(y.shape) * (rng.random(y.shape) < 0.1)
+    assert np.allclose(conv.input_backward(x, y, g), conv.backward(x, y, g, None)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_product_equals_the_dense_product(rng):
+    b = rng.standard_normal((64, 800))
+    for density in (0.0, 0.05, 0.2, 0.6):
+        a = rng.standard_normal((64, 64)) * (rng.random((64, 64)) < density)
+        assert np.allclose(sparse_product(a, b), a @ b, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
