@@ -1,4 +1,4 @@
-"""The ``digitnet`` command: train, evaluate, predict, info, results."""
+"""The ``digitnet`` command: train, evaluate, predict, info, results, plot."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from digitnet.modelfile import ModelFormatError, load_model
 from digitnet.recognise import Recognition, recognise_image
 from digitnet.training.images import ImageError, read_ink
 from digitnet.training.mnist import MnistError, Split, load_mnist
+from digitnet.training.plot import PlotError, plot_histories
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
 from digitnet.training.robustness import evaluate_suite, suite_sets, write_suite
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action="store_true", help="random affine + elastic copies every epoch")
     train.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
     train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
+    train.add_argument("--plot", action="store_true", help="draw the learning curves at the end (NAME.curves.svg)")
     add_data_dir(train)
     train.set_defaults(run=run_train)
 
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--weights", type=Path, default=Path("weights"))
     results.add_argument("--write", type=Path, help="write the table to this file instead of printing it")
     results.set_defaults(run=run_results)
+    add_plot_command(commands)
     return parser
 
 
@@ -165,6 +168,9 @@ def run_train(args: argparse.Namespace) -> int:
         f"best epoch {meta['best_epoch']} (on {meta['selected_on']}): {held_out} accuracy "
         f"{meta[f'{held_out}_accuracy']:.2f} %; model in {output_paths(args.out, recipe)['model']}"
     )
+    if args.plot:
+        history = output_paths(args.out, recipe)["history"]
+        return write_curves([history], history.with_name(f"{recipe.name}.curves.svg"), recipe.name)
     return 0
 
 
@@ -296,9 +302,46 @@ def run_results(args: argparse.Namespace) -> int:
     if args.write:
         args.write.write_text(text, encoding="utf-8")
         print(f"wrote {args.write}")
-    else:
-        print(text, end="")
+        return write_committed_curves(args.weights, args.write.parent)
+    print(text, end="")
     return 0
+
+
+# ---------------------------------------------------------------- learning curves
+
+
+def add_plot_command(commands: Any) -> None:
+    plot = commands.add_parser("plot", help="learning curves (accuracy and cost per epoch) of training histories")
+    plot.add_argument("histories", type=Path, nargs="+", metavar="RUN.history.json")
+    plot.add_argument("--out", type=Path, required=True, help="figure file: .png, .svg or .pdf")
+    plot.add_argument("--title", help="a title above the figure")
+    plot.set_defaults(run=run_plot)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    return write_curves(args.histories, args.out, args.title)
+
+
+def write_curves(histories: Sequence[Path], out: Path, title: str | None = None) -> int:
+    """Draw the histories' learning curves into ``out``; a missing Matplotlib is one line, not a traceback."""
+    try:
+        curves = plot_histories(histories, out, title)
+    except PlotError as e:
+        print(f"digitnet: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: {len(curves)} curves from {len(histories)} run(s)")
+    return 0
+
+
+def write_committed_curves(weights: Path, folder: Path) -> int:
+    """Beside the results table: every committed run's curves in one figure (``curves.svg``) and
+    each run's own (``curves/NAME.svg``), as the table links them."""
+    histories = sorted(weights.glob("*.history.json"))
+    status = write_curves(histories, folder / "curves.svg", "All committed runs")
+    for history in histories:
+        name = history.name.removesuffix(".history.json")
+        status = max(status, write_curves([history], folder / "curves" / f"{name}.svg", name))
+    return status
 
 
 if __name__ == "__main__":

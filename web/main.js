@@ -2,6 +2,8 @@
 // Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
 // the 28 × 28 image the network sees and sends back the prediction.
 
+import { createInside } from "./inside.js";
+
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
 const statusLine = document.getElementById("status");
@@ -179,6 +181,7 @@ function sendPrediction() {
       points,
       lengths,
       size: Math.max(pad.clientWidth, pad.clientHeight),
+      inside: inside.isOpen(),
     },
     [points.buffer, lengths.buffer],
   );
@@ -198,6 +201,7 @@ function showNothing(strokes = completedStrokes()) {
   hint.hidden = true;
   showBars(new Array(10).fill(0), -1);
   showSeen(null);
+  inside.clear();
 }
 
 function showResult(result) {
@@ -219,6 +223,7 @@ function showResult(result) {
   hint.hidden = !result.low_confidence;
   showBars(result.probabilities, result.digit);
   showSeen(result.image);
+  inside.show(result, outputKind);
 }
 
 function makeBars() {
@@ -253,6 +258,11 @@ function showSeen(image) {
 
 const worker = new Worker("worker.js", { type: "module" });
 const outputRequests = new Map();
+const inside = createInside({
+  view: document.getElementById("inside"),
+  worker,
+  onOpen: () => drawing.strokes.length && requestPrediction(false),
+});
 
 worker.addEventListener("error", (event) => {
   fail(`the recogniser could not start (${event.message || "worker script failed to load"})`);
@@ -264,6 +274,7 @@ worker.addEventListener("message", ({ data }) => {
   } else if (data.type === "ready") {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
+    inside.modelChanged(data.info.name);
     const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
@@ -326,6 +337,7 @@ window.digitnet = {
       worker.postMessage({ type: "feedforward", id, images: Float32Array.from(images) });
     });
   },
+  inside: () => inside.latest(), // what the Inside view last showed
 };
 
 // ---------------------------------------------------------------- start

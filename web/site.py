@@ -32,6 +32,7 @@ PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
     "main.js",
+    "inside.js",
     "worker.js",
     "style.css",
     "manifest.webmanifest",

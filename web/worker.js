@@ -84,11 +84,14 @@ async function handle(message) {
     post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
   } else if (message.type === "predict") {
     const t0 = performance.now();
-    const result = toJs(app.predict_strokes(message.points, message.lengths, message.size));
+    const result = toJs(app.predict_strokes(message.points, message.lengths, message.size, Boolean(message.inside)));
     const ms = performance.now() - t0;
     post({ type: "result", version: message.version, strokes: message.strokes, ms, ...result });
   } else if (message.type === "feedforward") {
     post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
+  } else if (message.type === "inside-units") {
+    const units = app.inside_units(); // None (null here) when the first layer's units are not images
+    post({ type: "inside-units", units: units ? toJs(units) : null });
   }
 }
 

@@ -113,16 +113,27 @@ def backprop(
     return backward(network, activations, caches, delta, len(layers) - 2, first)[1]
 
 
-def input_gradient(network: Network, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+def input_gradient(
+    network: Network,
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    activations: list[np.ndarray] | None = None,
+    last: int | None = None,
+) -> np.ndarray:
     """``∂(Σ grad_output ⊙ a)/∂x`` through the inference pass, ``x (n, 784)``, ``grad_output (n, 10)``.
 
     With ``grad_output`` one-hot on the winning digit this is the saliency map: how much
-    each input pixel moves the winner's output.
+    each input pixel moves the winner's output. Each layer's ``input_backward``: no parameter
+    gradients, which nobody needs here. ``activations``: ``inference_forward(network, x)``
+    when the caller has it already (it is then not computed again). ``last``: the layer whose
+    output ``grad_output`` weighs (default: the network's last layer).
     """
-    activations = inference_forward(network, x)
-    caches = [None] * len(network.layers)
-    grad_x, _ = backward(network, activations, caches, grad_output, len(network.layers) - 1, 0, input_grad=True)
-    return grad_x
+    if activations is None:
+        activations = inference_forward(network, x)
+    grad = grad_output
+    for i in range(len(network.layers) - 1 if last is None else last, -1, -1):
+        grad = network.layers[i].input_backward(activations[i], activations[i + 1], grad)
+    return grad
 
 
 def apply_gradients(

@@ -38,6 +38,8 @@ class Layer:
     - ``backward(x, y, g, cache, need_grad_x)``: with ``g = ∂C/∂y``, returns ``∂C/∂x`` (None when
       not needed) and ``{name: ∂C/∂param}`` for the parameters gradient descent trains. A ``cache``
       of None means ``y`` came from ``forward``: inference-time statistics held constant.
+    - ``input_backward(x, y, g)``: ``∂C/∂x`` alone through the inference pass (for saliency maps),
+      skipping the parameter gradients where they cost a matrix product.
     - ``output_shape(shape)``: the per-sample output shape, or ``ValueError`` saying why the
       input does not fit. ``work(shape)``: floats of scratch space one sample needs beyond its
       input and output (for the model file's memory limit).
@@ -48,6 +50,8 @@ class Layer:
     kind: ClassVar[str] = ""
     #: the attributes holding the layer's tensors, in the model file's order
     param_names: ClassVar[tuple[str, ...]] = ()
+    #: whether a batch normalisation has been merged into this layer (``Network.folded``)
+    folded_batchnorm: bool = False
 
     def params(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.param_names}
@@ -75,6 +79,9 @@ class Layer:
         self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray, cache: Any, need_grad_x: bool = True
     ) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
+
+    def input_backward(self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
+        return self.backward(x, y, grad_y, None)[0]
 
     def absorb(self, scale: np.ndarray, shift: np.ndarray) -> Layer | None:
         """This layer followed by the per-feature map ``y ↦ y · scale + shift``, as one layer of this kind;
@@ -126,7 +133,10 @@ class Dense(Layer):
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
         grads = {"weight": grad_y.T @ x, "bias": grad_y.sum(axis=0)}
-        return (grad_y @ self.weight if need_grad_x else None), grads
+        return (self.input_backward(x, y, grad_y) if need_grad_x else None), grads
+
+    def input_backward(self, x, y, grad_y):
+        return grad_y @ self.weight
 
     def absorb(self, scale, shift):
         """``(x·Wᵀ + b)·s + t = x·(W ⊙ s[:, None])ᵀ + (b·s + t)``."""
@@ -269,6 +279,14 @@ class Conv2D(Layer):
         if not need_grad_x:
             return None, grads
         return self.input_grad(g, x.shape, grad_y.shape[:3]), grads
+
+    def input_backward(self, x, y, grad_y):
+        # one image's saliency gradient is mostly zeros here (max-pooling passes one value in four,
+        # ReLU none below 0: about 1 in 10 in the cnn's second convolution)
+        f, c, k, _ = self.weight.shape
+        n, oh, ow = grad_y.shape[:3]
+        grad_patches = sparse_product(grad_y.reshape(-1, f), self.matrix()).reshape(n, oh, ow, k, k, c)
+        return col2im(grad_patches, x.shape, self.stride, self.padding)
 
     def input_grad(self, g: np.ndarray, shape: Shape, out: Shape) -> np.ndarray:
         """col2im of ``G·Wₘ`` without forming it: for each kernel offset ``(i, j)``,
@@ -578,6 +596,32 @@ def im2col(x: np.ndarray, size: int, stride: int, padding: int) -> tuple[np.ndar
     n, oh, ow = patches.shape[:3]
     columns = np.ascontiguousarray(patches.transpose(0, 1, 2, 4, 5, 3))  # (n, h', w', ky, kx, c)
     return columns.reshape(n * oh * ow, -1), (n, oh, ow)
+
+
+def col2im(grad_patches: np.ndarray, shape: Shape, stride: int, padding: int) -> np.ndarray:
+    """The adjoint of ``im2col``: ``grad_patches (n, h', w', k, k, c)`` summed back onto the
+    input positions they were copied from, ``(n, h, w, c)`` = ``shape``."""
+    n, oh, ow, k, _, c = grad_patches.shape
+    p, s = padding, stride
+    grad_x = np.zeros((n, shape[1] + 2 * p, shape[2] + 2 * p, c), dtype=grad_patches.dtype)
+    for i in range(k):
+        for j in range(k):
+            grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += grad_patches[:, :, :, i, j, :]
+    return grad_x[:, p : p + shape[1], p : p + shape[2], :] if p else grad_x
+
+
+def sparse_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a · b`` for ``a (m, k)``, ``b (k, p)``, row by row over ``a``'s non-zero entries when they are
+    few (under a quarter), the rows few (≤ 1024, one image) and each row's dense product large
+    (``k·p`` ≥ 10⁴): then skipping the zeros saves more than the loop costs. Else the dense product."""
+    nonzero = a != 0
+    if len(a) > 1024 or a.shape[1] * b.shape[1] < 10_000 or nonzero.mean() >= 0.25:
+        return a @ b
+    out = np.zeros((len(a), b.shape[1]), dtype=np.result_type(a, b))
+    for i in np.flatnonzero(nonzero.any(axis=1)):
+        columns = np.flatnonzero(nonzero[i])
+        out[i] = a[i, columns] @ b[columns]
+    return out
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -72,6 +72,7 @@ class Network:
                 scale, shift = (v.astype(np.float64) for v in layer.scale_shift())
                 merged = layers[-1].absorb(scale, shift)
                 if merged is not None:
+                    merged.folded_batchnorm = True
                     layers[-1] = merged
                     continue
             layers.append(layer)

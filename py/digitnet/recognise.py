@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from digitnet.inside import look_inside
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError, normalise
 from digitnet.strokes import normalise_strokes
@@ -23,6 +24,7 @@ class Recognition:
     confidence: float = 0.0
     image: np.ndarray = field(default_factory=lambda: np.zeros(784, dtype=np.float32))
     reason: str = ""
+    inside: dict | None = None  # what the page's Inside view shows, when asked for (``look_inside``)
 
     @property
     def low_confidence(self) -> bool:
@@ -37,18 +39,20 @@ class Recognition:
             "low_confidence": self.low_confidence,
             "image": [float(v) for v in self.image],
             "reason": self.reason,
-        }
+        } | ({} if self.inside is None else {"inside": self.inside})
 
 
-def recognise(network: Network, x: np.ndarray) -> Recognition:
-    """The network's answer for one normalised input ``x (784,)``."""
-    output = network.feedforward(x)
+def recognise(network: Network, x: np.ndarray, inside: bool = False) -> Recognition:
+    """The network's answer for one normalised input ``x (784,)``; with ``inside``, also what
+    each layer did and why (one forward pass for both)."""
+    output, details = look_inside(network, x) if inside else (network.feedforward(x), None)
     kind = network.output_kind
     return Recognition(
         digit=int(np.argmax(output)),
         probabilities=probabilities(output, kind),
         confidence=float(confidence(output, kind)),
         image=x,
+        inside=details,
     )
 
 
@@ -60,9 +64,12 @@ def recognise_image(network: Network, ink: np.ndarray) -> Recognition:
         return Recognition(digit=None, reason=str(e))
 
 
-def recognise_strokes(network: Network, strokes: list[np.ndarray], canvas_size: float) -> Recognition:
-    """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``."""
+def recognise_strokes(
+    network: Network, strokes: list[np.ndarray], canvas_size: float, inside: bool = False
+) -> Recognition:
+    """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``
+    (``inside``: as ``recognise``)."""
     try:
-        return recognise(network, normalise_strokes(strokes, canvas_size))
+        return recognise(network, normalise_strokes(strokes, canvas_size), inside)
     except NoDigitError as e:
         return Recognition(digit=None, reason=str(e))

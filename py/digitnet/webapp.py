@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.inside import unit_images
 from digitnet.modelfile import parse_model
 from digitnet.network import Network
 from digitnet.recognise import recognise_strokes
@@ -34,14 +35,20 @@ def load(model_text: str, name: str) -> dict[str, Any]:
     }
 
 
-def predict_strokes(points: Any, lengths: Any, canvas_size: float) -> dict[str, Any]:
-    """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts."""
+def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool = False) -> dict[str, Any]:
+    """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts
+    (``inside``: with what the Inside view shows, ``digitnet.inside.look_inside``)."""
     flat = as_array(points, np.float64).reshape(-1, 2)
     counts = as_array(lengths, np.int64)
     if counts.sum() != len(flat):
         raise ValueError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
     strokes = np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
-    return recognise_strokes(current_model(), strokes, float(canvas_size)).as_dict()
+    return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside)).as_dict()
+
+
+def inside_units() -> dict[str, Any] | None:
+    """What each unit of the current model's first layer looks for (``digitnet.inside.unit_images``)."""
+    return unit_images(current_model())
 
 
 def feedforward(images: Any) -> list[float]:
