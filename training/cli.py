@@ -15,8 +15,9 @@ import numpy as np
 
 from digitnet.modelfile import ModelFormatError, load_model
 from digitnet.recognise import Recognition, recognise_image
+from digitnet.training.batches import predict_in_batches
 from digitnet.training.images import ImageError, read_ink
-from digitnet.training.mnist import MnistError, Split, load_mnist
+from digitnet.training.mnist import MnistError, Split, load_test
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
 from digitnet.training.robustness import evaluate_suite, suite_sets, write_suite
@@ -229,8 +230,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("evaluate takes one model file (or several with --suite)")
     model = args.model[0]
     network = load_model(model)
-    test = load_mnist(args.data_dir).test
-    predicted = network.predict(test.images)
+    test = load_test(args.data_dir)
+    predicted = predict_in_batches(network, test.images)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (test.labels, predicted), 1)
     correct = int(np.trace(confusion))
@@ -245,11 +246,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_suite(args: argparse.Namespace) -> int:
     paths = args.model or model_files(DEFAULT_WEIGHTS)
     networks = {path.stem: load_model(path) for path in paths}
-    test = load_mnist(args.data_dir).test
-    print(f"building the robustness sets from the {len(test):,} test images…", flush=True)
-    sets = suite_sets(test)
-    results = evaluate_suite(networks, test, sets)
-    names = list(sets)
+    test = load_test(args.data_dir)
+    print(f"measuring on the robustness sets made from the {len(test):,} test images…", flush=True)
+    results = evaluate_suite(networks, test, suite_sets(test))
+    names = list(next(iter(results.values())))
     print("model".ljust(16) + "".join(f"{name:>15}" for name in names))
     for model, figures in results.items():
         print(model.ljust(16) + "".join(f"{figures[name]:>14.2f}%" for name in names))

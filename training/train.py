@@ -25,6 +25,7 @@ import digitnet
 from digitnet.modelfile import model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
 from digitnet.training.augment import augment
+from digitnet.training.batches import correct_in_batches
 from digitnet.training.costs import cost_named
 from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
@@ -154,7 +155,7 @@ def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray
         splits = {"training": data.train, **splits}
     for name, split in splits.items():
         if split is not None:
-            correct = network.accuracy(split.images, split.labels)
+            correct = correct_in_batches(network, split.images, split.labels)
             figures[f"{name}_correct"] = correct
             figures[f"{name}_accuracy"] = round(100 * correct / len(split), 2)
     return figures
