@@ -2,8 +2,9 @@
 a checkpoint after every epoch so an interrupted run resumes where it stopped.
 
 Files in the output directory, for recipe NAME:
-``NAME.json`` (best model), ``NAME.history.json`` (per-epoch figures) and,
-while the run is unfinished, ``NAME.checkpoint.npz``.
+``NAME.json`` (best model), ``NAME.history.json`` (per-epoch figures) and
+``NAME.checkpoint.npz``, kept after the last epoch so that a run with more epochs
+extends a finished one instead of starting over.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import digitnet
-from digitnet.modelfile import model_to_dict, parse_model, save_model, write_atomic
+from digitnet.modelfile import load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
 from digitnet.training.augment import augment
 from digitnet.training.batches import correct_in_batches
@@ -69,11 +70,15 @@ def train_recipe(
     restart: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> Network:
     """Train ``recipe`` on ``data`` to the end, resuming from a checkpoint unless ``restart``.
 
+    A checkpoint of a finished run with fewer epochs is extended to ``recipe.epochs``
+    (a cosine schedule then follows the new total from the next epoch on).
     ``on_epoch`` receives each epoch's figures; ``progress(epoch, n)`` may return
-    a per-batch callback. Returns the best network, also written to ``out_dir``.
+    a per-batch callback; ``on_resume(k)`` is told the number of epochs a checkpoint
+    already holds. Returns the best network, also written to ``out_dir``.
     """
     paths = output_paths(out_dir, recipe)
     cost = cost_named(recipe.cost)
@@ -83,6 +88,10 @@ def train_recipe(
         rng = np.random.default_rng(recipe.seed)
         network = initial_network(recipe, rng)
         state = RunState(network, copy.deepcopy(network), rng, make_optimiser(recipe, len(data.train)))
+    elif on_resume:
+        on_resume(state.epochs_done)
+    if state.epochs_done == recipe.epochs and paths["model"].exists():
+        return load_model(paths["model"])  # finished already: nothing to train, nothing to rewrite
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
@@ -102,9 +111,7 @@ def train_recipe(
         save_checkpoint(paths["checkpoint"], state, settings)
         if on_epoch:
             on_epoch(figures)
-    best = finish(recipe, data, state, settings, paths)
-    paths["checkpoint"].unlink(missing_ok=True)
-    return best
+    return finish(recipe, data, state, settings, paths)
 
 
 def recipe_data(recipe: Recipe, data_dir: Path | None = None) -> Mnist:
@@ -195,6 +202,11 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
     return best
 
 
+def without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings that must match for a checkpoint to be continued: all but the number of epochs."""
+    return {key: value for key, value in settings.items() if key != "epochs"}
+
+
 def save_checkpoint(path: Path, state: RunState, settings: dict[str, Any]) -> None:
     """The current and best networks (as model files), the optimiser's state, the RNG state
     and the history, atomically."""
@@ -217,9 +229,14 @@ def load_checkpoint(path: Path, settings: dict[str, Any], recipe: Recipe) -> Run
             optimiser_state = [saved[f"opt.{i}"] for i in range(sum(k.startswith("opt.") for k in saved.files))]
     except Exception as e:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e}); delete it or pass --restart") from None
-    if meta["settings"] != settings:
+    if without_epochs(meta["settings"]) != without_epochs(settings):
         raise CheckpointError(
             f"{path}: checkpoint was made with other settings ({meta['settings']}); delete it or pass --restart"
+        )
+    if len(meta["history"]) > settings["epochs"]:
+        raise CheckpointError(
+            f"{path}: the checkpoint already holds {len(meta['history'])} epochs, more than the "
+            f"{settings['epochs']} asked for; pass --epochs {len(meta['history'])} or more, or --restart"
         )
     rng = np.random.default_rng()
     rng.bit_generator.state = meta["rng"]

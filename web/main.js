@@ -2,6 +2,8 @@
 // Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
 // the 28 × 28 image the network sees and sends back the prediction.
 
+import { chooseModel } from "./choice.js";
+
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
 const statusLine = document.getElementById("status");
@@ -263,7 +265,7 @@ worker.addEventListener("message", ({ data }) => {
   } else if (data.type === "ready") {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
-    const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
+    const accuracy = typeof data.info.test_accuracy === "number" ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
@@ -300,7 +302,10 @@ async function loadModels() {
     option.title = model.description;
     modelSelect.add(option);
   }
-  modelSelect.value = new URLSearchParams(location.search).get("model") || index.default;
+  const choice = chooseModel(index, location.search);
+  modelSelect.value = choice.file;
+  document.getElementById("note").textContent = choice.note;
+  document.getElementById("note").hidden = !choice.note;
   selectModel();
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
     "main.js",
+    "choice.js",
     "worker.js",
     "style.css",
     "manifest.webmanifest",
@@ -95,7 +97,7 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     models_dir.mkdir(parents=True)
     entries = []
     robustness = weights / ROBUSTNESS_FILE
-    drawn = json.loads(robustness.read_text()) if robustness.exists() else {}
+    drawn = read_robustness(robustness)
     for path in model_files(weights):
         try:
             network = load_model(path)
@@ -107,11 +109,11 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
             {
                 "file": path.name,
                 "name": path.stem,
-                "description": meta.get("description", ""),
-                "test_accuracy": meta.get("test_accuracy"),
+                "description": meta["description"] if isinstance(meta.get("description"), str) else "",
+                "test_accuracy": usable_number(meta.get("test_accuracy")),
                 "parameters": network.parameter_count(),
                 "output": network.output_kind,
-                "drawn_accuracy": drawn.get(path.stem, {}).get("drawn"),
+                "drawn_accuracy": usable_number(drawn.get(path.stem, {}).get("drawn")),
             }
         )
     if not entries:
@@ -120,6 +122,26 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     index = {"default": entries[0]["file"], "models": entries}
     (models_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     return entries
+
+
+def usable_number(value: Any) -> float | None:
+    """``value`` when it is a finite number the page can show, else None: metadata is free-form, and a
+    string or NaN accuracy must not break the build or the page."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def read_robustness(path: Path) -> dict[str, dict[str, Any]]:
+    """The robustness figures ``{model: {set: accuracy}}`` of ``weights/robustness.json``; what is not
+    in that shape is ignored (the models are then ordered by test accuracy alone)."""
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (ValueError, OSError) as e:
+        raise SiteError(f"{path}: unreadable ({e}); fix or delete it") from None
+    if not isinstance(figures, dict):
+        return {}
+    return {name: sets for name, sets in figures.items() if isinstance(sets, dict)}
 
 
 def model_files(weights: Path) -> list[Path]:
