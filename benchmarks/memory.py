@@ -32,9 +32,13 @@ LIMIT_MB = 600
 def peak(command: list[str]) -> dict:
     """Run ``command`` to the end; its exit code, wall-clock seconds and max RSS in MB (from wait4)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        if process.returncode:
+            print(err.read().decode(errors="replace"), file=sys.stderr)
     return {
         "command": " ".join(["digitnet", *command[3:]]),
         "exit_code": process.returncode,
@@ -64,7 +68,8 @@ def main() -> None:
         runs[-1]["command"] = "digitnet predict weights/cnn.json seven.png (5,000 × 5,000 px)"
         if args.suite:
             runs.append(peak([*cli, "evaluate", "--suite", "weights/cnn.json"]))
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+    python = f"Python {platform.python_version()}, NumPy {np.__version__}"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {python}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "memory.json").write_text(json.dumps({"machine": machine, "limit_mb": LIMIT_MB, "runs": runs}, indent=1))
     lines = [
