@@ -55,6 +55,11 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             return None
         return super().send_head()
 
+    def copyfile(self, source, outputfile) -> None:
+        """The file's body with ``sendfile``: the kernel copies it, the interpreter stays free for other clients."""
+        outputfile.flush()
+        self.connection.sendfile(source)
+
     def list_directory(self, path):
         """No listings: a folder without ``index.html`` is not found, as on a static host."""
         self.send_error(404, "Not found")
