@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=integer_in(0, MAX_SEED), help="override the recipe's random seed")
     train.add_argument("--augment", action="store_true", help="random affine + elastic copies every epoch")
     train.add_argument("--limit", type=integer_in(1), help="train on the first N training images only (quick runs)")
-    train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
+    train.add_argument("--restart", action="store_true", help="start over, ignoring (and replacing) the checkpoint")
     add_data_dir(train)
     train.set_defaults(run=run_train)
 
@@ -353,7 +353,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     network = load_model(args.model)
-    print(f"{args.model}")
+    print(printable(args.model))
     print(f"  cost: {network.cost}; output: {network.output_kind}; {network.parameter_count():,} parameters")
     for i, layer in enumerate(network.layers):
         shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in layer.params().items())
