@@ -126,6 +126,12 @@ def verdict(p99: float) -> str:
     return "met" if p99 <= GOAL_P99_MS else f"missed by {p99 - GOAL_P99_MS:.1f} ms"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_memory_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return round(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024, 1)
@@ -138,7 +144,7 @@ def one_round(args: argparse.Namespace) -> dict:
         server, url = start_serve(Path(tmp) / "site")
         try:
             port = int(url.rsplit(":", 1)[1].strip("/"))
-            overflows = listen_overflows()
+            overflows, cpu = listen_overflows(), cpu_seconds(server.pid)
             idle = hold_idle(port, args.idle)
             idle_since = time.monotonic()
             urls = [url + PATHS[i % len(PATHS)] for i in range(args.requests)]
@@ -151,7 +157,7 @@ def one_round(args: argparse.Namespace) -> dict:
                 wait(futures)
             seconds = time.perf_counter() - started
             timer.cancel()
-            overflows = listen_overflows() - overflows
+            overflows, cpu = listen_overflows() - overflows, cpu_seconds(server.pid) - cpu
             results = [f.result() for f in futures if f.result() is not None]
             idle_open = args.idle - closed_by_server(idle)
             # then past the server's timeout: every idle connection must have been let go
@@ -179,6 +185,7 @@ def one_round(args: argparse.Namespace) -> dict:
             for q, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
         },
         "listen_queue_overflows": overflows,
+        "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(results)), 3),
         "idle_still_open_after_the_load": idle_open,
         "idle_closed_after_the_timeout": idle_closed,
         "server_peak_memory_mb": memory,
@@ -213,8 +220,8 @@ def main() -> None:
         "models), timed from connect to the last byte; an error is an exception or a status other than 200.",
         "",
         "| round | load avg | requests | errors | p50 | p90 | p99 | max | req/s | listen overflows (machine-wide) "
-        "| idle open after the load | idle closed after 12 s | server peak memory |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| idle open after the load | idle closed after 12 s | server CPU per request | server peak memory |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rounds, 1):
         ms = r["latency_ms"]
@@ -223,7 +230,7 @@ def main() -> None:
             f"| {ms['p99']} ms | {ms['max']} ms | {r['requests_per_second']} | {r['listen_queue_overflows']} "
             f"| {r['idle_still_open_after_the_load']} / {args.idle} "
             f"| {r['idle_closed_after_the_timeout']} / {args.idle} "
-            f"| {r['server_peak_memory_mb']} MB |"
+            f"| {r['server_cpu_ms_per_request']} ms | {r['server_peak_memory_mb']} MB |"
         )
     lines += [
         "",

@@ -112,7 +112,9 @@ def mutate(text: str, seed: int) -> tuple[str, str]:
     original, done = text, []
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
         mutation = rng.choice(
-            (
+            (set_setting, set_setting, retype_layer, zero_tensor)
+            if rng.random() < 0.4
+            else (
                 replace_value,
                 replace_value,
                 replace_value,
@@ -131,6 +133,42 @@ def mutate(text: str, seed: int) -> tuple[str, str]:
         text = original[:at]
         done.append(f"truncated at {at}")
     return text, "; ".join(done)
+
+
+#: Layer settings and the values that probe their bounds (padding ≥ size, 0 strides, tiny epsilon, ...).
+SETTINGS = ("padding", "stride", "size", "epsilon", "rate", "filters", "channels", "in", "out")
+SETTING_VALUES = ("0", "-1", "1", "2", "5", "27", "28", "29", "20000", "1e-300", "0.0", "1.5", "1e400", "true", "NaN")
+LAYER_TYPES = ("dense", "sigmoid", "relu", "softmax", "reshape", "conv2d", "maxpool", "dropout", "batchnorm", "x")
+
+
+def set_setting(text: str, rng: random.Random) -> tuple[str, str]:
+    """One layer setting (padding, stride, epsilon, ...) set to a value at or beyond its bounds."""
+    key = rng.choice(SETTINGS)
+    matches = list(re.finditer(rf'"{key}"\s*:\s*(-?[\d.eE+-]+)', text[:200_000]))
+    if not matches:
+        return replace_value(text, rng)
+    m, new = rng.choice(matches), rng.choice(SETTING_VALUES)
+    return text[: m.start(1)] + new + text[m.end(1) :], f"{key} {m.group(1)} → {new}"
+
+
+def retype_layer(text: str, rng: random.Random) -> tuple[str, str]:
+    """A layer's type changed, the last one half the time (the output must stay a distribution)."""
+    matches = list(re.finditer(r'"type"\s*:\s*"([^"]*)"', text))
+    if not matches:
+        return replace_value(text, rng)
+    m = matches[-1] if rng.random() < 0.5 else rng.choice(matches)
+    new = rng.choice(LAYER_TYPES)
+    return text[: m.start(1)] + new + text[m.end(1) :], f"layer type {m.group(1)} → {new}"
+
+
+def zero_tensor(text: str, rng: random.Random) -> tuple[str, str]:
+    """A tensor's data replaced by zeros of the same length (a zero variance, dead weights)."""
+    matches = list(re.finditer(r'"data"\s*:\s*"([A-Za-z0-9+/=]*)"', text))
+    if not matches:
+        return replace_value(text, rng)
+    m = rng.choice(matches)
+    zeros = "A" * len(m.group(1).rstrip("=")) + "=" * (len(m.group(1)) - len(m.group(1).rstrip("=")))
+    return text[: m.start(1)] + zeros + text[m.end(1) :], f"tensor at {m.start(1)} zeroed"
 
 
 def value_spans(text: str) -> list[tuple[int, int]]:
