@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (MnistError, ModelFormatError, ImageError, CheckpointError, SiteError, ValueError, OSError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2

@@ -26,7 +26,8 @@ import digitnet
 from digitnet.modelfile import ModelFormatError, load_model
 
 WEB = Path(__file__).resolve().parent
-DEFAULT_WEIGHTS = WEB.parent / "weights"
+# The checkout's weights folder; an installed package has none beside it, so then ./weights.
+DEFAULT_WEIGHTS = WEB.parent / "weights" if (WEB.parent / "weights").is_dir() else Path("weights")
 PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
