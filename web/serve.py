@@ -42,6 +42,9 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     }
     verbose: ClassVar[bool] = False
     timeout = TIMEOUT  # seconds a connection may stay silent, while a request is read or sent
+    # headers and body go out in two writes: without TCP_NODELAY a small body waits for the client's
+    # (delayed) acknowledgement of the headers
+    disable_nagle_algorithm = True
 
     def send_head(self):
         """The file's headers, or 400 for a malformed path (before it reaches the file system)."""
