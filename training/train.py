@@ -91,7 +91,10 @@ def train_recipe(
     elif on_resume:
         on_resume(state.epochs_done)
     if state.epochs_done == recipe.epochs and paths["model"].exists():
-        return load_model(paths["model"])  # finished already: nothing to train, nothing to rewrite
+        saved = load_model(paths["model"])
+        if saved.metadata.get("epochs") == state.epochs_done:
+            return saved  # finished already: nothing to train, nothing to rewrite
+        # else the run stopped between its last checkpoint and writing the model: write it now
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
