@@ -62,13 +62,11 @@ def test_port_in_use_is_one_sentence(tmp_path, capsys):
     assert code == 2 and f"cannot serve on 127.0.0.1 port {port}: Address already in use" in err
 
 
-def test_missing_extra_is_named(tmp_path, capsys, monkeypatch):
+def test_missing_extra_is_named_before_any_work(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyodide_lock", None)  # as in a plain `pip install .`
-    from .conftest import pyodide_source
-
-    code = main(["build-site", str(tmp_path / "site"), "--pyodide-from", pyodide_source()])
+    code = main(["build-site", str(tmp_path / "site"), "--pyodide-from", str(tmp_path / "no-pyodide-here")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 2 and not (tmp_path / "site").exists()
     assert err.strip() == (
         "digitnet: error: this command needs the package pyodide_lock, which the plain install leaves out: "
         "pip install 'digitnet[web]'"

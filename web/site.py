@@ -63,6 +63,8 @@ class SiteError(RuntimeError):
 
 def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
     """Write the whole site to ``out`` (replacing an earlier build there); return a summary."""
+    import pyodide_lock  # noqa: F401  (needed by write_lock: a plain install hears of the extra before any work)
+
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / SITE_MARKER).exists():
         raise SiteError(f"{out} is not empty and not an earlier digitnet site: refusing to overwrite it")
