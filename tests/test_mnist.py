@@ -5,13 +5,22 @@ import gzip
 import http.server
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitnet.training import mnist
-from digitnet.training.mnist import FILES, MnistError, download_missing, load_mnist, locate, parse_idx
+from digitnet.training.mnist import (
+    FILES,
+    MnistError,
+    download_missing,
+    load_mnist,
+    load_test,
+    locate,
+    parse_idx,
+)
 
 
 def test_real_mnist_splits(data_dir):
@@ -52,15 +61,62 @@ def test_corrupt_file_is_named(copied):
     data = bytearray(path.read_bytes())
     data[100] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(MnistError, match=r"train-labels-idx1-ubyte.gz: sha256 .* does not match"):
+    with pytest.raises(MnistError, match=r"train-labels-idx1-ubyte\.gz: unreadable .*corrupt or truncated"):
         load_mnist(copied)
 
 
 def test_truncated_file_is_named(copied):
     path = copied / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(MnistError, match=r"t10k-images-idx3-ubyte\.gz: sha256"):
+    with pytest.raises(MnistError, match=r"t10k-images-idx3-ubyte\.gz: unreadable .*corrupt or truncated"):
         load_mnist(copied)
+
+
+def test_faithful_copies_are_recognised_by_their_contents(copied):
+    """A copy re-compressed with gzip -9 and a raw copy are the original; an altered one is not."""
+    images = copied / "t10k-images-idx3-ubyte.gz"
+    contents = gzip.decompress(images.read_bytes())
+    images.write_bytes(gzip.compress(contents, compresslevel=9, mtime=0))
+    labels = copied / "t10k-labels-idx1-ubyte.gz"
+    (copied / "t10k-labels-idx1-ubyte").write_bytes(gzip.decompress(labels.read_bytes()))
+    labels.unlink()
+    assert np.bincount(load_test(copied).labels).tolist()[0] == 980
+    altered = bytearray(contents)
+    altered[-1] ^= 1  # one pixel of the last test image
+    images.write_bytes(gzip.compress(bytes(altered), compresslevel=9))
+    with pytest.raises(MnistError, match=r"t10k-images-idx3-ubyte\.gz: sha256 \w+ of its contents does not match"):
+        load_test(copied)
+
+
+def test_good_file_is_preferred_to_a_broken_sibling(copied, capsys):
+    gz = copied / "t10k-labels-idx1-ubyte.gz"
+    (copied / "t10k-labels-idx1-ubyte").write_bytes(gzip.decompress(gz.read_bytes()))
+    gz.write_bytes(gz.read_bytes()[:-20])
+    assert len(load_test(copied)) == 10_000
+    note = capsys.readouterr().err
+    assert f"note: {gz}: unreadable" in note and f"using {copied / 't10k-labels-idx1-ubyte'} instead" in note
+    (copied / "t10k-labels-idx1-ubyte").write_bytes(b"\0" * 10_008)
+    with pytest.raises(MnistError, match=r"\.gz: unreadable .* Also: .*t10k-labels-idx1-ubyte: sha256"):
+        load_test(copied)
+
+
+def test_huge_files_are_refused_without_being_read(copied):
+    """A 6 GB file named like MNIST (sparse, so it costs no disk) and a gzip bomb: refused at once."""
+    raw = copied / "t10k-images-idx3-ubyte"
+    (copied / "t10k-images-idx3-ubyte.gz").unlink()
+    with raw.open("wb") as f:
+        f.truncate(6_000_000_000)
+    started = time.perf_counter()
+    with pytest.raises(MnistError, match=r"t10k-images-idx3-ubyte: 6,000,000,000 bytes, but the original is"):
+        load_test(copied)
+    raw.unlink()
+    bomb = copied / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        for _ in range(100):
+            f.write(bytes(1 << 20))
+    with pytest.raises(MnistError, match=r"more than 7,840,016 bytes of contents"):
+        load_test(copied)
+    assert time.perf_counter() - started < 5
 
 
 def test_missing_files_are_listed(copied):

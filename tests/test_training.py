@@ -29,7 +29,7 @@ def test_one_epoch_of_c1_learns(mnist_data, tmp_path):
     assert best.metadata["validation_accuracy"] >= 90.0
     history = json.loads((tmp_path / "c1.history.json").read_text())
     assert history["epochs"][0]["epoch"] == 1 and history["best_epoch"] == 1
-    assert not (tmp_path / "c1.checkpoint.npz").exists()  # removed once the run is complete
+    assert (tmp_path / "c1.checkpoint.npz").exists()  # kept: a larger --epochs extends the run from it
     saved = load_model(tmp_path / "c1.json")
     assert saved.accuracy(mnist_data.test.images, mnist_data.test.labels) == best.metadata["test_correct"]
 
@@ -116,3 +116,26 @@ def test_augmented_batchnorm_run_resumes_exactly_and_ends_on_clean_images(mnist_
     assert all(np.array_equal(x, y) for x, y in zip(params(straight), params(resumed), strict=True))
     statistics = [layer.variance for layer in resumed.layers if layer.kind == "batchnorm"]
     assert statistics and not np.allclose(statistics[0], 1)  # the running variance has moved from its start
+
+
+def test_a_run_stopped_before_writing_its_model_writes_it_when_rerun(mnist_data, tmp_path):
+    """Stopped after the last epoch's checkpoint but before the model was written (here: while extending
+    a 1-epoch run to 2), the rerun writes the 2-epoch model instead of keeping the stale one."""
+    recipe = dataclasses.replace(recipe_named("c2"), epochs=1)
+    data = small(mnist_data, 500)
+    train_recipe(recipe, data, tmp_path)
+
+    def stop_after_two(figures):
+        if figures["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    longer = dataclasses.replace(recipe, epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(longer, data, tmp_path, on_epoch=stop_after_two)
+    assert load_model(tmp_path / "c2.json").metadata["epochs"] == 1
+    resumed = []
+    best = train_recipe(longer, data, tmp_path, on_epoch=resumed.append, on_resume=resumed.append)
+    assert resumed == [2]  # told the checkpoint holds 2 epochs; none trained again
+    assert best.metadata["epochs"] == 2 and load_model(tmp_path / "c2.json").metadata["epochs"] == 2
+    history = json.loads((tmp_path / "c2.history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1, 2]

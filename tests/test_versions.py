@@ -158,8 +158,8 @@ def test_short_cnn_run_learns(mnist_data, tmp_path):
 
 def test_robustness_suite_sets_and_figures(mnist_data):
     test = Split(mnist_data.test.images[:300], mnist_data.test.labels[:300])
-    sets = suite_sets(test)
-    assert set(sets) == {
+    sets = dict(suite_sets(test))
+    assert list(sets) == [
         "mnist",
         "shifted",
         "noisy",
@@ -170,7 +170,7 @@ def test_robustness_suite_sets_and_figures(mnist_data):
         "thick",
         "thin",
         "drawn",
-    }
+    ]
     for images in sets.values():
         assert images.shape == test.images.shape and images.dtype == np.float32
     assert np.array_equal(sets["mnist"], test.images)
@@ -181,6 +181,6 @@ def test_robustness_suite_sets_and_figures(mnist_data):
     from .conftest import ROOT
 
     network = load_model(ROOT / "weights" / "c2-100.json")
-    figures = evaluate_suite({"c2-100": network}, test, sets)["c2-100"]
+    figures = evaluate_suite({"c2-100": network}, test, sets.items())["c2-100"]
     assert figures["mnist"] == round(100 * network.accuracy(test.images, test.labels) / 300, 2)
     assert figures["drawn"] > 85 and figures["shifted"] < figures["mnist"]

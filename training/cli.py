@@ -7,7 +7,7 @@ import dataclasses
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,9 @@ import numpy as np
 
 from digitnet.modelfile import ModelFormatError, load_model
 from digitnet.recognise import Recognition, recognise_image
+from digitnet.training.batches import predict_in_batches
 from digitnet.training.images import ImageError, read_ink
-from digitnet.training.mnist import MnistError, Split, load_mnist
+from digitnet.training.mnist import MnistError, Split, load_test
 from digitnet.training.plot import PlotError, plot_histories
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
@@ -39,9 +40,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (MnistError, ModelFormatError, ImageError, CheckpointError, SiteError, ValueError, OSError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        if e.name not in EXTRAS:
+            raise
+        print(
+            f"digitnet: error: this command needs the package {e.name}, which the plain install leaves out: "
+            f"pip install 'digitnet[{EXTRAS[e.name]}]'",
+            file=sys.stderr,
+        )
+        return 2
+
+
+#: Optional imports → the extra of pyproject.toml that installs them.
+EXTRAS = {"pyodide_lock": "web"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,18 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a recipe, writing the best model and its history")
     train.add_argument("--recipe", required=True, choices=sorted(RECIPES))
     train.add_argument("--out", type=Path, default=Path("runs"), help="output directory (default: runs)")
-    train.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
-    train.add_argument("--seed", type=int, help="override the recipe's random seed")
+    train.add_argument(
+        "--epochs",
+        type=integer_in(1, MAX_EPOCHS),
+        help="override the recipe's number of epochs; more than a finished run's extends it from its checkpoint "
+        "(a cosine schedule then follows the new total from the next epoch on)",
+    )
+    train.add_argument("--seed", type=integer_in(0, MAX_SEED), help="override the recipe's random seed")
     train.add_argument("--augment", action="store_true", help="random affine + elastic copies every epoch")
-    train.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
-    train.add_argument("--restart", action="store_true", help="ignore a checkpoint from an interrupted run")
+    train.add_argument("--limit", type=integer_in(1), help="train on the first N training images only (quick runs)")
+    train.add_argument("--restart", action="store_true", help="start over, ignoring (and replacing) the checkpoint")
     train.add_argument("--plot", action="store_true", help="draw the learning curves at the end (NAME.curves.svg)")
     add_data_dir(train)
     train.set_defaults(run=run_train)
 
     seeds = commands.add_parser("sweep", help="train a recipe with several seeds and summarise the spread")
     seeds.add_argument("--recipe", required=True, choices=sorted(RECIPES))
-    seeds.add_argument("--seeds", default="1-8", help="seeds as FIRST-LAST (default: 1-8)")
+    seeds.add_argument("--seeds", type=seed_range, default="1-8", help="seeds as FIRST-LAST (default: 1-8)")
     seeds.add_argument("--out", type=Path, default=Path("runs/sweep"), help="folder for the runs")
     seeds.add_argument("--summary", type=Path, help="summary JSON (default: weights/RECIPE.seeds.json)")
     add_data_dir(seeds)
@@ -91,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="build the site and serve it on 127.0.0.1")
     serve.add_argument("--out", type=Path, default=Path("site"), help="where to build the site (default: site)")
-    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free)")
+    serve.add_argument(
+        "--port", type=integer_in(0, 65535), default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free)"
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     add_site_options(serve)
     serve.set_defaults(run=run_serve)
@@ -102,6 +126,39 @@ def build_parser() -> argparse.ArgumentParser:
     results.set_defaults(run=run_results)
     add_plot_command(commands)
     return parser
+
+
+MAX_EPOCHS = 10_000
+MAX_SEED = 2**32 - 1
+
+
+def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[low, high]`` (no upper bound when ``high`` is None)."""
+    bounds = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {bounds}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected a whole number {bounds}")
+        return value
+
+    return parse
+
+
+def seed_range(text: str) -> list[int]:
+    """An argparse type: ``FIRST-LAST`` (or one seed) → the seeds ``[FIRST, ..., LAST]``, at most 1,000 of them."""
+    first, _, last = text.partition("-")
+    seed = integer_in(0, MAX_SEED)
+    try:
+        seeds = list(range(seed(first), seed(last or first) + 1))
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e} (seeds are FIRST-LAST, e.g. 1-8)") from None
+    if not 1 <= len(seeds) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIRST-LAST with FIRST ≤ LAST, at most 1,000 seeds")
+    return seeds
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -132,8 +189,16 @@ def run_build_site(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    run_build_site(args)
-    server = start_server(args.out, args.port, args.verbose)
+    try:  # the port first: a port in use is known before a build is spent
+        server = start_server(args.out, args.port, args.verbose)
+    except OSError as e:
+        raise OSError(f"cannot serve on 127.0.0.1 port {args.port}: {e.strerror or e}") from None
+    try:
+        run_build_site(args)
+    except BaseException:
+        server.shutdown()
+        server.server_close()
+        raise
     print(f"serving {args.out} at {url_of(server)}  (Ctrl-C stops)", flush=True)
     try:
         threading.Event().wait()
@@ -154,12 +219,25 @@ def run_train(args: argparse.Namespace) -> int:
     if args.limit is not None:
         data.train = Split(data.train.images[: args.limit], data.train.labels[: args.limit])
     print(f"training {recipe.name}: {recipe.description}; {len(data.train):,} images, {recipe.epochs} epochs")
+    checkpoint = output_paths(args.out, recipe)["checkpoint"]
+
+    def on_resume(done: int) -> None:
+        if done == recipe.epochs:
+            print(f"the run already has its {done} epochs ({checkpoint}); a larger --epochs extends it")
+        else:
+            print(f"resuming from epoch {done} of {recipe.epochs} ({checkpoint}; --restart starts over)", flush=True)
+
     try:
         best = train_recipe(
-            recipe, data, args.out, restart=args.restart, on_epoch=print_epoch, progress=progress_bar(recipe.epochs)
+            recipe,
+            data,
+            args.out,
+            restart=args.restart,
+            on_epoch=print_epoch,
+            progress=progress_bar(recipe.epochs),
+            on_resume=on_resume,
         )
     except KeyboardInterrupt:
-        checkpoint = output_paths(args.out, recipe)["checkpoint"]
         print(f"\ninterrupted; the last finished epoch is saved in {checkpoint}: run the same command to resume")
         return 130
     meta = best.metadata
@@ -176,9 +254,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     recipe = recipe_named(args.recipe)
-    first, _, last = args.seeds.partition("-")
-    seeds = list(range(int(first), int(last or first) + 1))
-    result = sweep(recipe, seeds, recipe_data(recipe, args.data_dir), args.out)
+    result = sweep(recipe, args.seeds, recipe_data(recipe, args.data_dir), args.out)
     summary = args.summary or Path("weights") / f"{recipe.name}.seeds.json"
     write_sweep(result, summary)
     for key, s in result["summary"].items():
@@ -235,8 +311,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("evaluate takes one model file (or several with --suite)")
     model = args.model[0]
     network = load_model(model)
-    test = load_mnist(args.data_dir).test
-    predicted = network.predict(test.images)
+    test = load_test(args.data_dir)
+    predicted = predict_in_batches(network, test.images)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (test.labels, predicted), 1)
     correct = int(np.trace(confusion))
@@ -251,11 +327,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_suite(args: argparse.Namespace) -> int:
     paths = args.model or model_files(DEFAULT_WEIGHTS)
     networks = {path.stem: load_model(path) for path in paths}
-    test = load_mnist(args.data_dir).test
-    print(f"building the robustness sets from the {len(test):,} test images…", flush=True)
-    sets = suite_sets(test)
-    results = evaluate_suite(networks, test, sets)
-    names = list(sets)
+    test = load_test(args.data_dir)
+    print(f"measuring on the robustness sets made from the {len(test):,} test images…", flush=True)
+    results = evaluate_suite(networks, test, suite_sets(test))
+    names = list(next(iter(results.values())))
     print("model".ljust(16) + "".join(f"{name:>15}" for name in names))
     for model, figures in results.items():
         print(model.ljust(16) + "".join(f"{figures[name]:>14.2f}%" for name in names))
@@ -287,14 +362,19 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     network = load_model(args.model)
-    print(f"{args.model}")
+    print(printable(args.model))
     print(f"  cost: {network.cost}; output: {network.output_kind}; {network.parameter_count():,} parameters")
     for i, layer in enumerate(network.layers):
         shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in layer.params().items())
         print(f"  layer {i}: {layer.kind}" + (f" ({shapes})" if shapes else ""))
     for key, value in network.metadata.items():
-        print(f"  {key}: {value}")
+        print(f"  {printable(key)}: {printable(value)}")
     return 0
+
+
+def printable(value: Any) -> str:
+    """``str(value)`` with control characters (terminal escape sequences among them) shown as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value))
 
 
 def run_results(args: argparse.Namespace) -> int:

@@ -37,11 +37,11 @@ def read_ink(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
     except (OSError, Image.DecompressionBombError) as e:
         raise ImageError(f"{path}: unreadable image ({e})") from None
-    pixels = np.asarray(rgba, dtype=np.float64) / 255
-    alpha = pixels[..., 3]
-    if np.median(border(alpha)) < 0.5:
-        return alpha
-    gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])
+    # One uint8 channel at a time, then float32: a picture at the pixel cap stays within a few hundred MB.
+    alpha = np.asarray(rgba.getchannel("A"))
+    if np.median(border(alpha)) / 255 < 0.5:
+        return alpha / np.float32(255)
+    gray = np.asarray(rgba.convert("L")) / np.float32(255)  # ITU-R 601 luma: 0.299 R + 0.587 G + 0.114 B
     if np.median(border(gray)) > 0.5:
         gray = 1 - gray
     return gray

@@ -2,8 +2,9 @@
 a checkpoint after every epoch so an interrupted run resumes where it stopped.
 
 Files in the output directory, for recipe NAME:
-``NAME.json`` (best model), ``NAME.history.json`` (per-epoch figures) and,
-while the run is unfinished, ``NAME.checkpoint.npz``.
+``NAME.json`` (best model), ``NAME.history.json`` (per-epoch figures) and
+``NAME.checkpoint.npz``, kept after the last epoch so that a run with more epochs
+extends a finished one instead of starting over.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import digitnet
 from digitnet.augment import augment
 from digitnet.backprop import check_output, one_hot, sgd_epoch, total_cost
 from digitnet.costs import cost_named
-from digitnet.modelfile import model_to_dict, parse_model, save_model, write_atomic
+from digitnet.modelfile import load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
 from digitnet.optimisers import SGD, Adam, cosine_rate
+from digitnet.training.batches import correct_in_batches
 from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
 from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
@@ -69,11 +71,15 @@ def train_recipe(
     restart: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> Network:
     """Train ``recipe`` on ``data`` to the end, resuming from a checkpoint unless ``restart``.
 
+    A checkpoint of a finished run with fewer epochs is extended to ``recipe.epochs``
+    (a cosine schedule then follows the new total from the next epoch on).
     ``on_epoch`` receives each epoch's figures; ``progress(epoch, n)`` may return
-    a per-batch callback. Returns the best network, also written to ``out_dir``.
+    a per-batch callback; ``on_resume(k)`` is told the number of epochs a checkpoint
+    already holds. Returns the best network, also written to ``out_dir``.
     """
     paths = output_paths(out_dir, recipe)
     cost = cost_named(recipe.cost)
@@ -83,6 +89,13 @@ def train_recipe(
         rng = np.random.default_rng(recipe.seed)
         network = initial_network(recipe, rng)
         state = RunState(network, copy.deepcopy(network), rng, make_optimiser(recipe, len(data.train)))
+    elif on_resume:
+        on_resume(state.epochs_done)
+    if state.epochs_done == recipe.epochs and paths["model"].exists():
+        saved = load_model(paths["model"])
+        if saved.metadata.get("epochs") == state.epochs_done:
+            return saved  # finished already: nothing to train, nothing to rewrite
+        # else the run stopped between its last checkpoint and writing the model: write it now
     check_output(state.network, cost)
     targets = one_hot(data.train.labels)
     settings_aug = recipe.augmentation
@@ -110,9 +123,7 @@ def train_recipe(
         save_checkpoint(paths["checkpoint"], state, settings)
         if on_epoch:
             on_epoch(figures)
-    best = finish(recipe, data, state, settings, paths)
-    paths["checkpoint"].unlink(missing_ok=True)
-    return best
+    return finish(recipe, data, state, settings, paths)
 
 
 def recipe_data(recipe: Recipe, data_dir: Path | None = None) -> Mnist:
@@ -163,7 +174,7 @@ def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray
         splits = {"training": data.train, **splits}
     for name, split in splits.items():
         if split is not None:
-            correct = network.accuracy(split.images, split.labels)
+            correct = correct_in_batches(network, split.images, split.labels)
             figures[f"{name}_correct"] = correct
             figures[f"{name}_accuracy"] = round(100 * correct / len(split), 2)
     return figures
@@ -203,6 +214,11 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
     return best
 
 
+def without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings that must match for a checkpoint to be continued: all but the number of epochs."""
+    return {key: value for key, value in settings.items() if key != "epochs"}
+
+
 def save_checkpoint(path: Path, state: RunState, settings: dict[str, Any]) -> None:
     """The current and best networks (as model files), the optimiser's state, the RNG state
     and the history, atomically."""
@@ -225,9 +241,14 @@ def load_checkpoint(path: Path, settings: dict[str, Any], recipe: Recipe) -> Run
             optimiser_state = [saved[f"opt.{i}"] for i in range(sum(k.startswith("opt.") for k in saved.files))]
     except Exception as e:
         raise CheckpointError(f"{path}: unreadable checkpoint ({e}); delete it or pass --restart") from None
-    if meta["settings"] != settings:
+    if without_epochs(meta["settings"]) != without_epochs(settings):
         raise CheckpointError(
             f"{path}: checkpoint was made with other settings ({meta['settings']}); delete it or pass --restart"
+        )
+    if len(meta["history"]) > settings["epochs"]:
+        raise CheckpointError(
+            f"{path}: the checkpoint already holds {len(meta['history'])} epochs, more than the "
+            f"{settings['epochs']} asked for; pass --epochs {len(meta['history'])} or more, or --restart"
         )
     rng = np.random.default_rng()
     rng.bit_generator.state = meta["rng"]

@@ -3,6 +3,7 @@
 // the 28 × 28 image the network sees and sends back the prediction.
 
 import { createInside } from "./inside.js";
+import { chooseModel } from "./choice.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -275,7 +276,7 @@ worker.addEventListener("message", ({ data }) => {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
     inside.modelChanged(data.info.name);
-    const accuracy = data.info.test_accuracy != null ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
+    const accuracy = typeof data.info.test_accuracy === "number" ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
@@ -313,7 +314,10 @@ async function loadModels() {
     option.title = model.description;
     modelSelect.add(option);
   }
-  modelSelect.value = new URLSearchParams(location.search).get("model") || index.default;
+  const choice = chooseModel(index, location.search);
+  modelSelect.value = choice.file;
+  document.getElementById("note").textContent = choice.note;
+  document.getElementById("note").hidden = !choice.note;
   selectModel();
 }
 

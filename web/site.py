@@ -13,6 +13,7 @@ import base64
 import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -27,12 +28,14 @@ from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
 
 WEB = Path(__file__).resolve().parent
-DEFAULT_WEIGHTS = WEB.parent / "weights"
+# The checkout's weights folder; an installed package has none beside it, so then ./weights.
+DEFAULT_WEIGHTS = WEB.parent / "weights" if (WEB.parent / "weights").is_dir() else Path("weights")
 PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
     "main.js",
     "inside.js",
+    "choice.js",
     "worker.js",
     "style.css",
     "manifest.webmanifest",
@@ -63,6 +66,8 @@ class SiteError(RuntimeError):
 
 def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
     """Write the whole site to ``out`` (replacing an earlier build there); return a summary."""
+    import pyodide_lock  # noqa: F401  (needed by write_lock: a plain install hears of the extra before any work)
+
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / SITE_MARKER).exists():
         raise SiteError(f"{out} is not empty and not an earlier digitnet site: refusing to overwrite it")
@@ -98,7 +103,7 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     models_dir.mkdir(parents=True)
     entries = []
     robustness = weights / ROBUSTNESS_FILE
-    drawn = json.loads(robustness.read_text()) if robustness.exists() else {}
+    drawn = read_robustness(robustness)
     for path in model_files(weights):
         try:
             network = load_model(path)
@@ -112,11 +117,11 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
                 "file": path.name,
                 "path": shipped.name,
                 "name": path.stem,
-                "description": meta.get("description", ""),
-                "test_accuracy": meta.get("test_accuracy"),
+                "description": meta["description"] if isinstance(meta.get("description"), str) else "",
+                "test_accuracy": usable_number(meta.get("test_accuracy")),
                 "parameters": network.parameter_count(),
                 "output": network.output_kind,
-                "drawn_accuracy": drawn.get(path.stem, {}).get("drawn"),
+                "drawn_accuracy": usable_number(drawn.get(path.stem, {}).get("drawn")),
             }
         )
     if not entries:
@@ -136,6 +141,26 @@ def shipped_model(network: Network) -> bytes:
     """
     text = json.dumps(model_to_dict(network, dtype="float16"), separators=(",", ":"))
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def usable_number(value: Any) -> float | None:
+    """``value`` when it is a finite number the page can show, else None: metadata is free-form, and a
+    string or NaN accuracy must not break the build or the page."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def read_robustness(path: Path) -> dict[str, dict[str, Any]]:
+    """The robustness figures ``{model: {set: accuracy}}`` of ``weights/robustness.json``; what is not
+    in that shape is ignored (the models are then ordered by test accuracy alone)."""
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (ValueError, OSError) as e:
+        raise SiteError(f"{path}: unreadable ({e}); fix or delete it") from None
+    if not isinstance(figures, dict):
+        return {}
+    return {name: sets for name, sets in figures.items() if isinstance(sets, dict)}
 
 
 def model_files(weights: Path) -> list[Path]:

@@ -16,6 +16,13 @@ from digitnet.preprocess import BOX, MIN_EXTENT, NoDigitError, place_by_centre_o
 
 #: Pen width in pixels of the 28×28 image, about that of MNIST's digits.
 PEN = 2.4
+#: Far more than a hand draws (a fast pointer sends ~100 points a second), and few enough that
+#: rendering stays within a few MB and milliseconds: more is refused.
+MAX_POINTS = 100_000
+#: Canvas coordinates beyond this are not a drawing (and their differences would overflow).
+MAX_COORDINATE = 1e9
+#: Segments measured at a time: bounds ``segment_distance``'s memory to ~(22·22) × 1000 × 2 floats.
+SEGMENTS_AT_A_TIME = 1000
 
 
 def normalise_strokes(strokes: list[np.ndarray], canvas_size: float, pen: float = PEN) -> np.ndarray:
@@ -24,6 +31,8 @@ def normalise_strokes(strokes: list[np.ndarray], canvas_size: float, pen: float 
     ``canvas_size`` is the canvas's larger side, in the points' units: a drawing
     much smaller than it is a stray mark, not a digit (``NoDigitError``).
     """
+    if not (np.isfinite(canvas_size) and canvas_size > 0):
+        raise ValueError(f"the canvas size must be a positive number, got {canvas_size}")
     strokes = checked_strokes(strokes)
     points = np.concatenate(strokes)
     low, high = points.min(axis=0), points.max(axis=0)
@@ -37,7 +46,8 @@ def normalise_strokes(strokes: list[np.ndarray], canvas_size: float, pen: float 
 
 
 def checked_strokes(strokes: list[np.ndarray]) -> list[np.ndarray]:
-    """``strokes`` as float64 ``(k, 2)`` arrays, refusing empty, misshapen or non-finite ones."""
+    """``strokes`` as float64 ``(k, 2)`` arrays, refusing empty, misshapen, non-finite, far-off or
+    too many points."""
     checked = [np.asarray(s, dtype=np.float64) for s in strokes]
     checked = [s for s in checked if s.size]
     if not checked:
@@ -47,6 +57,10 @@ def checked_strokes(strokes: list[np.ndarray]) -> list[np.ndarray]:
             raise ValueError(f"a stroke must be a (k, 2) array of points, got shape {s.shape}")
         if not np.all(np.isfinite(s)):
             raise ValueError("a stroke holds NaN or infinite coordinates")
+        if np.abs(s).max() > MAX_COORDINATE:
+            raise ValueError(f"a stroke has coordinates beyond ±{MAX_COORDINATE:g}, far off any canvas")
+    if sum(len(s) for s in checked) > MAX_POINTS:
+        raise ValueError(f"the drawing has more than {MAX_POINTS:,} points")
     return checked
 
 
@@ -82,7 +96,18 @@ def render(strokes: list[np.ndarray], height: int, width: int, pen: float) -> np
 
 
 def segment_distance(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Distance from each of ``points (n, 2)`` to the nearest segment ``starts[i] → ends[i]`` (s, 2): ``(n,)``."""
+    """Distance from each of ``points (n, 2)`` to the nearest segment ``starts[i] → ends[i]`` (s, 2): ``(n,)``.
+
+    Taken over ``SEGMENTS_AT_A_TIME`` segments at a time, so memory does not grow with the drawing.
+    """
+    if len(starts) > SEGMENTS_AT_A_TIME:
+        return np.min(
+            [
+                segment_distance(points, starts[i : i + SEGMENTS_AT_A_TIME], ends[i : i + SEGMENTS_AT_A_TIME])
+                for i in range(0, len(starts), SEGMENTS_AT_A_TIME)
+            ],
+            axis=0,
+        )
     direction = ends - starts
     length2 = np.maximum(np.sum(direction**2, axis=1), 1e-12)
     offset = points[:, None, :] - starts[None, :, :]

@@ -38,8 +38,11 @@ def load(model_text: str, name: str) -> dict[str, Any]:
 def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool = False) -> dict[str, Any]:
     """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts
     (``inside``: with what the Inside view shows, ``digitnet.inside.look_inside``)."""
-    flat = as_array(points, np.float64).reshape(-1, 2)
-    counts = as_array(lengths, np.int64)
+    flat = as_array(points, np.float64).ravel()
+    counts = as_array(lengths, np.int64).ravel()
+    if len(flat) % 2 or np.any(counts < 0):
+        raise ValueError("strokes must be sent as x, y pairs with stroke lengths of zero or more points")
+    flat = flat.reshape(-1, 2)
     if counts.sum() != len(flat):
         raise ValueError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
     strokes = np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
