@@ -41,7 +41,7 @@ MIN_SAMPLES = 10
 CHUNK = 50
 
 
-class AdaptationCancelled(Exception):
+class AdaptationCancelledError(Exception):
     """The person cancelled the adaptation; nothing was changed."""
 
 
@@ -123,7 +123,7 @@ def adapt(
     """Fine-tune a float64 copy of ``network``'s head on ``samples``; return it and the before → after report.
 
     ``progress(fraction, what)`` is called as work advances; ``cancelled()`` is polled
-    between steps and, when true, stops with ``AdaptationCancelled``. ``network`` is
+    between steps and, when true, stops with ``AdaptationCancelledError``. ``network`` is
     never modified.
     """
     started = time.perf_counter()
@@ -188,8 +188,9 @@ def adapt(
     drop = holdout_before - holdout_after
     accepted = drop <= settings.max_holdout_drop
     reason = (
-        "" if accepted else
-        f"the adapted model reads {drop:.1f} points fewer MNIST holdout digits (at most "
+        ""
+        if accepted
+        else f"the adapted model reads {drop:.1f} points fewer MNIST holdout digits (at most "
         f"{settings.max_holdout_drop:g} allowed), so the old model is kept"
     )
     adapted = Network([*body, *final.layers], net.cost, dict(network.metadata))
@@ -310,6 +311,6 @@ def _accuracy(net: Network, x: np.ndarray, labels: np.ndarray) -> float:
 def _cancel_check(cancelled: Cancelled | None) -> Callable[[], None]:
     def check() -> None:
         if cancelled is not None and cancelled():
-            raise AdaptationCancelled("adapting was cancelled; the model is unchanged")
+            raise AdaptationCancelledError("adapting was cancelled; the model is unchanged")
 
     return check

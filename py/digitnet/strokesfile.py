@@ -80,7 +80,7 @@ def parse_strokes(text: str | bytes) -> list[Sample]:
         raise StrokesFormatError(f"this is not a digitnet strokes file: it is not valid JSON ({_reason(e)})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
-        what = f"its format is {_short(found)}" if found is not None else "it has no \"format\": \"digitnet-strokes\""
+        what = f"its format is {_short(found)}" if found is not None else 'it has no "format": "digitnet-strokes"'
         raise StrokesFormatError(f"this is not a digitnet strokes file: {what}")
     version = doc.get("version")
     if type(version) is not int or version != VERSION:
@@ -141,10 +141,10 @@ def _parse_sample(entry: Any, number: int) -> Sample:
     if not _is_digit(label):
         raise StrokesFormatError(f"{where}: the label must be a whole number from 0 to 9, not {_short(label)}")
     canvas = entry.get("canvas")
-    if not (
-        isinstance(canvas, list) and len(canvas) == 2 and all(_is_number(v) and 0 < v < 1e9 for v in canvas)
-    ):
-        raise StrokesFormatError(f"{where}: the canvas must be [width, height], two positive numbers, not {_short(canvas)}")
+    if not (isinstance(canvas, list) and len(canvas) == 2 and all(_is_number(v) and 0 < v < 1e9 for v in canvas)):
+        raise StrokesFormatError(
+            f"{where}: the canvas must be [width, height], two positive numbers, not {_short(canvas)}"
+        )
     strokes = entry.get("strokes")
     if not isinstance(strokes, list) or not strokes:
         raise StrokesFormatError(f"{where}: the strokes must be a non-empty list of strokes")
@@ -158,7 +158,9 @@ def _parse_sample(entry: Any, number: int) -> Sample:
             raise StrokesFormatError(f"{where} has more than {MAX_POINTS:,} points")
         for point in stroke:
             if not (isinstance(point, list) and len(point) == 2 and all(_is_number(v) and abs(v) < 1e9 for v in point)):
-                raise StrokesFormatError(f"{where}, stroke {k}: a point must be [x, y], two numbers, not {_short(point)}")
+                raise StrokesFormatError(
+                    f"{where}, stroke {k}: a point must be [x, y], two numbers, not {_short(point)}"
+                )
         parsed.append(tuple((float(x), float(y)) for x, y in stroke))
     model, answer, time = entry.get("model"), entry.get("answer"), entry.get("time")
     if model is not None and not (isinstance(model, str) and len(model) <= 200):
