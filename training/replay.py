@@ -18,9 +18,11 @@ import numpy as np
 from digitnet.adapt import Replay
 from digitnet.modelfile import write_atomic
 from digitnet.training.mnist import find_files, locate, read_idx
+from digitnet.web.site import REPLAY_FILE
 
-REPLAY_FILE = "replay.npz"
 SEED = 20261128
+
+__all__ = ["REPLAY_FILE", "make_replay", "replay_bytes", "write_replay"]
 
 
 def balanced_choice(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -2,6 +2,8 @@
 // Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
 // the 28 × 28 image the network sees and sends back the prediction.
 
+import { setupMyDigits } from "./mydigits.js";
+
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
 const statusLine = document.getElementById("status");
@@ -19,6 +21,7 @@ const LOAD_TIMEOUT_MS = 120000;
 const drawing = { strokes: [], current: null, version: 0 };
 const requests = { busy: false, pending: false, lastSent: 0, timer: null };
 let outputKind = "softmax";
+let shown = null; // the answer shown for the current drawing: { digit, image }
 let loadTimer = null;
 
 // ---------------------------------------------------------------- state and status
@@ -84,6 +87,7 @@ function pointOf(event) {
 
 function changed(live) {
   drawing.version += 1;
+  shown = null;
   redraw();
   if (drawing.strokes.length === 0) showNothing();
   else requestPrediction(live);
@@ -206,6 +210,7 @@ function showResult(result) {
     confidenceLine.textContent = `No digit: ${result.reason}.`;
     return;
   }
+  shown = { digit: result.digit, image: result.image };
   prediction.textContent = String(result.digit);
   prediction.dataset.probs = JSON.stringify(result.probabilities);
   prediction.dataset.strokes = String(result.strokes);
@@ -300,15 +305,20 @@ async function loadModels() {
     option.title = model.description;
     modelSelect.add(option);
   }
-  modelSelect.value = new URLSearchParams(location.search).get("model") || index.default;
+  const named = new URLSearchParams(location.search).get("model");
+  modelSelect.value = named || index.default;
+  await myDigits.modelsListed(Boolean(named));
   selectModel();
 }
 
 function selectModel() {
-  setState("loading", `Loading model ${modelSelect.value}…`);
+  const name = modelSelect.selectedOptions[0]?.textContent.split(" — ")[0] || modelSelect.value;
+  setState("loading", `Loading model ${name}…`);
   clearTimeout(loadTimer);
   loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
-  worker.postMessage({ type: "model", url: `models/${modelSelect.value}`, name: modelSelect.value });
+  const text = myDigits.modelText(modelSelect.value);
+  worker.postMessage({ type: "model", url: `models/${modelSelect.value}`, name: text ? name : modelSelect.value, text });
+  myDigits.modelChanged();
 }
 
 modelSelect.addEventListener("change", selectModel);
@@ -326,6 +336,15 @@ window.digitnet = {
 };
 
 // ---------------------------------------------------------------- start
+
+const myDigits = setupMyDigits({
+  pad,
+  modelSelect,
+  drawing: () => ({ strokes: drawing.strokes, canvas: [pad.clientWidth, pad.clientHeight] }),
+  answer: () => shown,
+  clear: clearPad,
+  select: selectModel,
+});
 
 makeBars();
 showNothing();

@@ -31,6 +31,9 @@ PAGE_FILES = (
     "index.html",
     "main.js",
     "worker.js",
+    "python.js",
+    "adapt-worker.js",
+    "mydigits.js",
     "style.css",
     "manifest.webmanifest",
     "icon.svg",
@@ -50,6 +53,7 @@ PYODIDE_CORE = {
 PYODIDE_PACKAGES = ("numpy",)
 SITE_MARKER = ".digitnet-site"
 ROBUSTNESS_FILE = "robustness.json"
+REPLAY_FILE = "replay.npz"
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 2_000_000
 
@@ -70,6 +74,7 @@ def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
         for name in PAGE_FILES:
             shutil.copy(WEB / name, staging / name)
         models = copy_models(weights, staging / "models")
+        copy_replay(weights, staging / "data")
         vendor_pyodide(pyodide_from, staging / "pyodide")
         write_service_worker(staging)
         (staging / SITE_MARKER).write_text("built by digitnet build-site\n")
@@ -120,6 +125,15 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     index = {"default": entries[0]["file"], "models": entries}
     (models_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     return entries
+
+
+def copy_replay(weights: Path, data_dir: Path) -> None:
+    """Copy the MNIST replay set the page adapts models with (``digitnet replay-data`` writes it)."""
+    source = weights / REPLAY_FILE
+    if not source.is_file():
+        raise SiteError(f"{source} is missing: run 'digitnet replay-data' to write it from the MNIST files")
+    data_dir.mkdir(parents=True)
+    shutil.copy(source, data_dir / REPLAY_FILE)
 
 
 def model_files(weights: Path) -> list[Path]:
