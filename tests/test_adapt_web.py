@@ -152,7 +152,7 @@ def test_teach_the_page_your_handwriting(browser, served, tmp_path, mnist_data):
     with page.expect_download() as download:
         page.click("#download-adapted")
     downloaded = load_model(download.value.path())
-    assert np.max(np.abs(downloaded.feedforward(x) - page_outputs(page, x))) <= 1e-12
+    assert np.max(np.abs(downloaded.feedforward(x) - page_outputs(page, x))) <= 1e-6
 
     # reload: the drawings and the adapted model are still there, and still in use
     page.reload()
