@@ -64,7 +64,7 @@ def styled_digit(digit: int, rng: np.random.Generator, size: float = 280.0) -> l
         unit = unit + smooth_noise(rng, len(unit), 0.025)
         x = left + width * (unit[:, 0] + slant * (1 - unit[:, 1]))
         y = top + height * unit[:, 1]
-        strokes.append(densify(np.stack([x, y], axis=1), spacing=8.0))
+        strokes.append(densify(np.stack([x, y], axis=1), spacing=14.0))
     return strokes
 
 

@@ -121,3 +121,27 @@ def test_cli_adapt_evaluate_and_bad_files(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"digitnet: error: {bad}: sample 1: the label must be a whole number from 0 to 9, not -1"
     )
+
+
+def test_train_extra_adds_the_drawings(tmp_path, capsys, data_dir):
+    samples = tmp_path / "mine.json"
+    samples.write_text(dump_strokes(samples_of(20, 1)))
+    args = [
+        "train",
+        "--recipe",
+        "c1",
+        "--epochs",
+        "1",
+        "--limit",
+        "500",
+        "--out",
+        str(tmp_path),
+        "--extra",
+        str(samples),
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"adding 20 drawings from {samples} to the 500 training images" in printed
+    assert "520 images" in printed
