@@ -106,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         build_site(site, args.pyodide_from, ROOT / "weights")
@@ -138,6 +139,8 @@ def main() -> None:
         "fresh_style_adapted": run["fresh_adapted"],
         "replay_kb": replay_kb,
         "budgets": BUDGETS,
+        "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
+        "cpus": os.cpu_count(),
     }
     results = HERE / "results"
     results.mkdir(exist_ok=True)
@@ -153,7 +156,9 @@ def markdown(r: dict) -> str:
         [
             "# Adapting in the page (headless Chromium, Pyodide, site on 127.0.0.1, 2-core machine)",
             "",
-            f"Default model `{r['default_model']}`, {r['samples']} drawings of one style (tests/handstyle.py).",
+            f"Default model `{r['default_model']}`, {r['samples']} drawings of one style (tests/handstyle.py). "
+            f"Load average (1 min) before / after the run: {r['load_average_1min_before_after'][0]:.1f} / "
+            f"{r['load_average_1min_before_after'][1]:.1f} on {r['cpus']} cores (the machine is shared).",
             "",
             "| measure | value | budget | within |",
             "|---|---|---|---|",
