@@ -49,6 +49,7 @@ def timed_predictions(page, digits: list[list[np.ndarray]], until: str | None = 
     for strokes in digits:
         if until is not None and page.evaluate(until):
             break
+        page.evaluate("window.scrollTo(0, 0)")  # clicking "Adapt" scrolled the pad out of view
         page.click("#clear")
         draw(page, strokes)
         lifted = time.perf_counter()
@@ -77,11 +78,9 @@ def measure(browser, url: str, tmp: Path) -> dict:
     wait_until(page, "Number(document.body.dataset.samples) === 50", 120)
     extra, _ = styled_set(60, seed=12, size=size)
     idle = timed_predictions(page, extra[:10])
-    clicked = time.perf_counter()
     page.click("#adapt")
     busy = timed_predictions(page, extra[10:], "document.body.dataset.adapt !== 'running'")
     wait_until(page, "document.body.dataset.adapt !== 'running'", 300)
-    wall = time.perf_counter() - clicked
     assert page.evaluate("document.body.dataset.adapt") == "done", page.text_content("#adapt-status")
     report = json.loads(page.get_attribute("#adapt-status", "data-report"))
     wait_ready(page)
@@ -92,7 +91,7 @@ def measure(browser, url: str, tmp: Path) -> dict:
     context.close()
     return {
         "report": report,
-        "adapt_wall_s": wall,
+        "adapt_wall_s": report["wall_seconds"],
         "idle": idle,
         "busy": busy,
         "fresh_base": 100 * float(np.mean(base.predict(images) == fresh_labels)),
@@ -164,7 +163,7 @@ def markdown(r: dict) -> str:
             "|---|---|---|---|",
             f"| adapting, Python in the worker (s) | {r['adapt_python_s']:.1f} | ≤ {r['budgets']['adapt_s']} "
             f"| {'yes' if r['adapt_python_s'] <= r['budgets']['adapt_s'] else 'no'} |",
-            f"| adapting, click → answer, worker start included (s) | {r['adapt_wall_s']:.1f} | | |",
+            f"| adapting, click → answer, the second worker's start included (s) | {r['adapt_wall_s']:.1f} | | |",
             f"| replay data added to the site (KB) | {r['replay_kb']:.0f} | ≤ {r['budgets']['replay_kb']:.0f} "
             f"| {'yes' if r['replay_kb'] <= r['budgets']['replay_kb'] else 'no'} |",
             f"| one prediction, idle: worker / pen-up → shown (ms, median) | {fmt(idle['worker_median'])} / "

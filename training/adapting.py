@@ -31,7 +31,7 @@ def add_adapt_commands(commands: argparse._SubParsersAction) -> None:
     replay = commands.add_parser("replay-data", help="write the MNIST replay set the page adapts with")
     replay.add_argument("--out", type=Path, default=WEIGHTS / REPLAY_FILE)
     replay.add_argument("--data-dir", type=Path, help="folder with the MNIST files (default: $DIGITNET_DATA)")
-    replay.add_argument("--train", type=int, default=AdaptSettings().replay, help="training images (default 1000)")
+    replay.add_argument("--train", type=int, default=AdaptSettings().replay, help="training images (default 500)")
     replay.add_argument("--holdout", type=int, default=AdaptSettings().holdout, help="test images (default 500)")
     replay.set_defaults(run=run_replay_data)
 

@@ -32,7 +32,7 @@ def balanced_choice(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
     return rng.permutation(np.concatenate(chosen))
 
 
-def make_replay(data_dir: str | Path | None, train: int = 1000, holdout: int = 500) -> Replay:
+def make_replay(data_dir: str | Path | None, train: int = 500, holdout: int = 500) -> Replay:
     """The replay set from the MNIST files in ``data_dir`` (see ``digitnet.training.mnist.locate``)."""
     arrays = {name: read_idx(path) for name, path in find_files(locate(data_dir)).items()}
     rng = np.random.default_rng(SEED)
@@ -62,7 +62,7 @@ def replay_bytes(replay: Replay) -> bytes:
     return buffer.getvalue()
 
 
-def write_replay(out: Path, data_dir: str | Path | None = None, train: int = 1000, holdout: int = 500) -> int:
+def write_replay(out: Path, data_dir: str | Path | None = None, train: int = 500, holdout: int = 500) -> int:
     """Write the replay archive to ``out``; return its size in bytes."""
     data = replay_bytes(make_replay(data_dir, train, holdout))
     write_atomic(out, data)
