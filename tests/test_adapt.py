@@ -145,3 +145,12 @@ def test_train_extra_adds_the_drawings(tmp_path, capsys, data_dir):
     printed = capsys.readouterr().out
     assert f"adding 20 drawings from {samples} to the 500 training images" in printed
     assert "520 images" in printed
+
+
+def test_committed_replay_set_is_reproducible_from_mnist(data_dir, tmp_path, capsys):
+    out = tmp_path / "replay.npz"
+    assert main(["replay-data", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    assert out.read_bytes() == (ROOT / "weights" / "replay.npz").read_bytes()
+    replay = load_replay(out.read_bytes())
+    assert replay.train_images.dtype == np.uint8 and replay.train_images.shape == (500, 784)
+    assert np.bincount(replay.holdout_labels, minlength=10).tolist() == [50] * 10
