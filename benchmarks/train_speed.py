@@ -189,9 +189,8 @@ def torch_cnn(network):
         config = layer.config()
         flat = any(getattr(earlier, "shape", None) == (-1,) for earlier in network.layers[:i])
         module = {
-            "conv2d": lambda c=config: nn.Conv2d(
-                c.get("channels"), c.get("filters"), c.get("size"), c.get("stride"), c.get("padding")
-            ),
+            "conv2d": lambda c=config: nn.Conv2d(c.get("channels"), c.get("filters"), c.get("size"), c.get("stride"),
+                                                 c.get("padding")),
             "batchnorm": lambda c=config, f=flat: (nn.BatchNorm1d if f else nn.BatchNorm2d)(c.get("features")),
             "relu": nn.ReLU,
             "maxpool": lambda c=config: nn.MaxPool2d(c.get("size")),
