@@ -163,7 +163,8 @@ def markdown(r: dict) -> str:
             "|---|---|---|---|",
             f"| adapting, Python in the worker (s) | {r['adapt_python_s']:.1f} | ≤ {r['budgets']['adapt_s']} "
             f"| {'yes' if r['adapt_python_s'] <= r['budgets']['adapt_s'] else 'no'} |",
-            f"| adapting, click → answer on the page (s; the adapting worker already started by the import) | {r['adapt_wall_s']:.1f} | | |",
+            "| adapting, click → answer on the page (s; the adapting worker already started by the import) "
+            f"| {r['adapt_wall_s']:.1f} | | |",
             f"| replay data added to the site (KB) | {r['replay_kb']:.0f} | ≤ {r['budgets']['replay_kb']:.0f} "
             f"| {'yes' if r['replay_kb'] <= r['budgets']['replay_kb'] else 'no'} |",
             f"| one prediction, idle: worker / pen-up → shown (ms, median) | {fmt(idle['worker_median'])} / "

@@ -171,6 +171,7 @@ def test_teach_the_page_your_handwriting(browser, served, tmp_path, mnist_data):
     page.select_option("#model", "adapted:cnn.json")
     wait_ready(page)
     page.click("#delete-adapted")
+    wait_until(page, "document.getElementById('model').value === 'cnn.json'")
     wait_ready(page)
     assert page.eval_on_selector_all("#model option", "o => o.filter(x => x.value.startsWith('adapted:')).length") == 0
     assert errors == []

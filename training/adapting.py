@@ -51,6 +51,7 @@ def run_adapt(args: argparse.Namespace) -> int:
     samples = read_samples(args.samples)
     replay = load_replay(args.replay.read_bytes())
     adapted, report = adapt(network, samples, replay, seed=args.seed)
+    adapted.metadata["adapted"]["base"] = args.model.name
     print(f"adapted {args.model} to {len(samples)} drawings in {report.seconds:.1f} s")
     folds = AdaptSettings().folds
     print(f"  your drawings (held back, {folds}-fold): {report.person_before:.1f} % → {report.person_after:.1f} %")
