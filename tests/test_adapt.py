@@ -92,7 +92,20 @@ def test_adapting_learns_a_style_keeps_mnist_and_is_deterministic(replay):
     assert report.person_after > report.person_before and report.accepted
     assert report.holdout_after >= report.holdout_before - 1
     assert np.array_equal(adapted.feedforward(x), again.feedforward(x))
-    assert adapted.metadata["adapted"]["samples"] == 30
+    assert adapted.metadata["adapted"]["samples"] == 30 and "test_accuracy" not in adapted.metadata
+    assert adapted.metadata["adapted"]["original_test_accuracy"] == base.metadata["test_accuracy"]
+
+
+def test_adapting_refuses_a_model_that_reads_mnist_worse(replay):
+    base = load_model(ROOT / "weights" / "c2.json")
+    settings = AdaptSettings(
+        steps=100, replay=0, replay_share=0.0, l2sp=0.0, lr=0.05, holdout=300, max_holdout_drop=0.0
+    )
+    _, report = adapt(base, samples_of(20, 1), replay, seed=0, settings=settings)
+    assert report.holdout_after < report.holdout_before and not report.accepted
+    assert report.reason.startswith(
+        f"the adapted model reads {report.holdout_before - report.holdout_after:.1f} points"
+    )
 
 
 def test_adapting_can_be_cancelled_and_needs_ten_samples(replay):

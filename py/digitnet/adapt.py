@@ -188,7 +188,9 @@ def adapt(
         else f"the adapted model reads {drop:.1f} points fewer MNIST holdout digits (at most "
         f"{settings.max_holdout_drop:g} allowed), so the old model is kept"
     )
-    adapted = Network([*body, *final.layers], net.cost, dict(network.metadata))
+    # the original's accuracy figures describe the original: keep them under "adapted", not as the model's own
+    metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
+    adapted = Network([*body, *final.layers], net.cost, metadata)
     report = AdaptReport(
         samples=len(samples),
         person_before=person_before,
@@ -210,6 +212,7 @@ def adapt(
                 "person_after": round(report.person_after, 2),
                 "holdout_before": round(holdout_before, 2),
                 "holdout_after": round(holdout_after, 2),
+                "original_test_accuracy": network.metadata.get("test_accuracy"),
             }
         }
     )
@@ -245,15 +248,13 @@ def features(layers: list, x: np.ndarray, on_chunk: Callable[[int], Any] | None 
     """``x (n, 784)`` through the frozen ``layers`` (inference pass), ``CHUNK`` images at a time."""
     out = []
     with np.errstate(over="ignore"):
-        for start in range(0, len(x), CHUNK):
+        for start in range(0, max(len(x), 1), CHUNK):  # an empty x still gives features (0, d)
             a = x[start : start + CHUNK]
             for layer in layers:
                 a = layer.forward(a)
             out.append(a)
             if on_chunk is not None:
                 on_chunk(len(a))
-    if not out:
-        return np.zeros((0, 0))
     return np.concatenate(out)
 
 
