@@ -48,7 +48,8 @@ def test_site_is_self_contained_and_small(site):
     assert {m["file"] for m in index["models"]} == {p.name for p in model_files(ROOT / "weights")}
     drawn = json.loads((ROOT / "weights" / "robustness.json").read_text())
     assert index["default"] == max(drawn, key=lambda name: drawn[name]["drawn"]) + ".json"
-    page = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not {"pyodide", "models"} & set(p.parts))
+    skip = {"pyodide", "models", "data"}
+    page = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not skip & set(p.parts))
     assert page <= 100_000  # HTML, JavaScript, CSS, manifest, icons
     assert all(p.stat().st_size < 1_000_000 for p in (site / "models").glob("*.json.gz"))
     assert site_sizes(site)["without_pyodide"] <= SITE_BUDGET_WITHOUT_PYODIDE
@@ -57,7 +58,8 @@ def test_site_is_self_contained_and_small(site):
     shipped = {f"./models/{m['path']}" for m in index["models"]}
     default = next(m["path"] for m in index["models"] if m["file"] == index["default"])
     assert shipped & set(precached) == {f"./models/{default}"}
-    for name in ("index.html", "main.js", "worker.js", "sw.js", "manifest.webmanifest"):
+    assert (site / "data" / "replay.npz").stat().st_size <= 400_000  # the MNIST replay set for adapting
+    for name in ("index.html", "main.js", "worker.js", "python.js", "adapt-worker.js", "mydigits.js", "sw.js"):
         text = (site / name).read_text()
         assert not re.search(r"""(src|href)=["']/|fetch\(["']/|https?://(?!www\.w3\.org)""", text), name
 
@@ -73,7 +75,7 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
     assert entry["depends"] == ["numpy"] and entry["imports"] == ["digitnet"]
     names = zipfile.ZipFile(wheel).namelist()
     modules = {n for n in names if n.endswith(".py")}
-    assert "digitnet/layers.py" in modules and "digitnet/webapp.py" in modules
+    assert {"digitnet/layers.py", "digitnet/webapp.py", "digitnet/adapt.py", "digitnet/adaptapp.py"} <= modules
     assert not any("training" in n or "web/" in n for n in names)
     for name in modules:
         source = zipfile.ZipFile(wheel).read(name).decode()
@@ -93,6 +95,8 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
             "math",
             "collections",
             "copy",
+            "io",
+            "time",
         }, (name, imports)
 
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from digitnet.modelfile import ModelFormatError, load_model
 from digitnet.recognise import Recognition, recognise_image
+from digitnet.strokesfile import labels_of, render_samples
+from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
 from digitnet.training.batches import predict_in_batches
 from digitnet.training.images import ImageError, read_ink
 from digitnet.training.mnist import MnistError, Split, load_test
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=integer_in(1), help="train on the first N training images only (quick runs)")
     train.add_argument("--restart", action="store_true", help="start over, ignoring (and replacing) the checkpoint")
     train.add_argument("--plot", action="store_true", help="draw the learning curves at the end (NAME.curves.svg)")
+    train.add_argument("--extra", type=Path, help="a digitnet-strokes file whose drawings join the training set")
     add_data_dir(train)
     train.set_defaults(run=run_train)
 
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", type=Path, nargs="*", help="model file(s); with --suite, default: weights/*")
     evaluate.add_argument("--suite", action="store_true", help="every model on the robustness sets too")
     evaluate.add_argument("--write", type=Path, help="with --suite: save the figures as JSON")
+    evaluate.add_argument("--strokes", type=Path, help="score a digitnet-strokes file instead of MNIST")
     add_data_dir(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--write", type=Path, help="write the table to this file instead of printing it")
     results.set_defaults(run=run_results)
     add_plot_command(commands)
+    add_adapt_commands(commands)
     return parser
 
 
@@ -218,6 +223,8 @@ def run_train(args: argparse.Namespace) -> int:
     data = recipe_data(recipe, args.data_dir)
     if args.limit is not None:
         data.train = Split(data.train.images[: args.limit], data.train.labels[: args.limit])
+    if args.extra is not None:
+        data.train = with_extra_samples(data.train, args.extra)
     print(f"training {recipe.name}: {recipe.description}; {len(data.train):,} images, {recipe.epochs} epochs")
     checkpoint = output_paths(args.out, recipe)["checkpoint"]
 
@@ -309,19 +316,52 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return run_suite(args)
     if len(args.model) != 1:
         raise ValueError("evaluate takes one model file (or several with --suite)")
+    if args.strokes is not None:
+        return run_evaluate_strokes(args)
     model = args.model[0]
     network = load_model(model)
     test = load_test(args.data_dir)
-    predicted = predict_in_batches(network, test.images)
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (test.labels, predicted), 1)
+    confusion = confusion_matrix(test.labels, predict_in_batches(network, test.images))
     correct = int(np.trace(confusion))
     print(f"{model}: {correct} / {len(test)} correct = {100 * correct / len(test):.2f} % on the MNIST test set")
+    print_confusion(confusion)
+    return 0
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``(10, 10)`` counts: row = true digit, column = predicted digit."""
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    return confusion
+
+
+def run_evaluate_strokes(args: argparse.Namespace) -> int:
+    """Accuracy, per digit and the confusions of a model on a strokes file's drawings, rendered as the page does."""
+    network = load_model(args.model[0])
+    samples = read_samples(args.strokes)
+    labels = labels_of(samples)
+    confusion = confusion_matrix(labels, network.predict(render_samples(samples)))
+    correct = int(np.trace(confusion))
+    print(
+        f"{args.model[0]}: {correct} / {len(samples)} correct = {100 * correct / len(samples):.1f} % on {args.strokes}"
+    )
+    for digit in range(10):
+        n = int(confusion[digit].sum())
+        if n:
+            wrong = ", ".join(f"{confusion[digit, d]} as {d}" for d in range(10) if d != digit and confusion[digit, d])
+            print(
+                f"  {digit}: {confusion[digit, digit]} / {n} = {100 * confusion[digit, digit] / n:.0f} %"
+                + (f" (read {wrong})" if wrong else "")
+            )
+    print_confusion(confusion)
+    return 0
+
+
+def print_confusion(confusion: np.ndarray) -> None:
     print("confusion matrix (rows: true digit, columns: predicted digit)")
     print("     " + "".join(f"{d:>6}" for d in range(10)))
     for digit, row in enumerate(confusion):
         print(f"{digit:>5}" + "".join(f"{v:>6}" for v in row))
-    return 0
 
 
 def run_suite(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@
 
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
+import { setupMyDigits } from "./mydigits.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -22,7 +23,9 @@ const LOAD_TIMEOUT_MS = 120000;
 const drawing = { strokes: [], current: null, version: 0 };
 const requests = { busy: false, pending: false, lastSent: 0, timer: null };
 const modelPaths = new Map(); // model file name → the file the site ships (models/NAME.json.gz)
+const modelUrl = (file) => `models/${modelPaths.get(file) || file}`;
 let outputKind = "softmax";
+let shown = null; // the answer shown for the current drawing: { digit, image }
 let loadTimer = null;
 
 // ---------------------------------------------------------------- state and status
@@ -88,6 +91,7 @@ function pointOf(event) {
 
 function changed(live) {
   drawing.version += 1;
+  shown = null;
   redraw();
   if (drawing.strokes.length === 0) showNothing();
   else requestPrediction(live);
@@ -212,6 +216,7 @@ function showResult(result) {
     confidenceLine.textContent = `No digit: ${result.reason}.`;
     return;
   }
+  shown = { digit: result.digit, image: result.image };
   prediction.textContent = String(result.digit);
   prediction.dataset.probs = JSON.stringify(result.probabilities);
   prediction.dataset.strokes = String(result.strokes);
@@ -318,15 +323,18 @@ async function loadModels() {
   modelSelect.value = choice.file;
   document.getElementById("note").textContent = choice.note;
   document.getElementById("note").hidden = !choice.note;
+  await myDigits.modelsListed(new URLSearchParams(location.search).has("model"));
   selectModel();
 }
 
 function selectModel() {
-  setState("loading", `Loading model ${modelSelect.value}…`);
+  const name = modelSelect.selectedOptions[0]?.textContent.split(" — ")[0] || modelSelect.value;
+  setState("loading", `Loading model ${name}…`);
   clearTimeout(loadTimer);
   loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
-  const path = modelPaths.get(modelSelect.value) || modelSelect.value;
-  worker.postMessage({ type: "model", url: `models/${path}`, name: modelSelect.value });
+  const text = myDigits.modelText(modelSelect.value);
+  worker.postMessage({ type: "model", url: modelUrl(modelSelect.value), name: text ? name : modelSelect.value, text });
+  myDigits.modelChanged();
 }
 
 modelSelect.addEventListener("change", selectModel);
@@ -345,6 +353,16 @@ window.digitnet = {
 };
 
 // ---------------------------------------------------------------- start
+
+const myDigits = setupMyDigits({
+  pad,
+  modelSelect,
+  drawing: () => ({ strokes: drawing.strokes, canvas: [pad.clientWidth, pad.clientHeight] }),
+  answer: () => shown,
+  clear: clearPad,
+  select: selectModel,
+  modelUrl,
+});
 
 makeBars();
 showNothing();

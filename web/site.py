@@ -37,6 +37,9 @@ PAGE_FILES = (
     "inside.js",
     "choice.js",
     "worker.js",
+    "python.js",
+    "adapt-worker.js",
+    "mydigits.js",
     "style.css",
     "manifest.webmanifest",
     "icon.svg",
@@ -56,6 +59,7 @@ PYODIDE_CORE = {
 PYODIDE_PACKAGES = ("numpy",)
 SITE_MARKER = ".digitnet-site"
 ROBUSTNESS_FILE = "robustness.json"
+REPLAY_FILE = "replay.npz"
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
 
@@ -78,6 +82,7 @@ def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
         for name in PAGE_FILES:
             shutil.copy(WEB / name, staging / name)
         models = copy_models(weights, staging / "models")
+        copy_replay(weights, staging / "data")
         vendor_pyodide(pyodide_from, staging / "pyodide")
         write_service_worker(staging)
         (staging / SITE_MARKER).write_text("built by digitnet build-site\n")
@@ -161,6 +166,15 @@ def read_robustness(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(figures, dict):
         return {}
     return {name: sets for name, sets in figures.items() if isinstance(sets, dict)}
+
+
+def copy_replay(weights: Path, data_dir: Path) -> None:
+    """Copy the MNIST replay set the page adapts models with (``digitnet replay-data`` writes it)."""
+    source = weights / REPLAY_FILE
+    if not source.is_file():
+        raise SiteError(f"{source} is missing: run 'digitnet replay-data' to write it from the MNIST files")
+    data_dir.mkdir(parents=True)
+    shutil.copy(source, data_dir / REPLAY_FILE)
 
 
 def model_files(weights: Path) -> list[Path]:

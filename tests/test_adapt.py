@@ -1,0 +1,169 @@
+"""Strokes files (strict parsing, merge), adapting a model to one person's drawings, and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from digitnet import load_model
+from digitnet.adapt import AdaptationCancelledError, AdaptSettings, adapt, load_replay
+from digitnet.strokesfile import Sample, StrokesFormatError, dump_strokes, merge_samples, parse_strokes
+from digitnet.training.cli import main
+
+from .conftest import ROOT
+from .handstyle import styled_set
+
+GOOD = {"label": 7, "strokes": [[[0, 0], [10, 5]], [[3, 3]]], "canvas": [100, 80]}
+
+
+def samples_of(n: int, seed: int) -> list[Sample]:
+    drawings, labels = styled_set(n, seed)
+    return [
+        Sample(label, tuple(tuple(map(tuple, s.tolist())) for s in strokes), (280.0, 280.0))
+        for strokes, label in zip(drawings, labels, strict=True)
+    ]
+
+
+def file_with(**changes) -> str:
+    return json.dumps({"format": "digitnet-strokes", "version": 1, "samples": [{**GOOD, **changes}]})
+
+
+def test_dump_and_parse_round_trip():
+    samples = [*parse_strokes(file_with(model="cnn.json", answer=1, time="2026-11-28T18:00:00Z")), *samples_of(3, 0)]
+    text = dump_strokes(samples)
+    assert parse_strokes(text) == samples
+    assert dump_strokes(parse_strokes(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "it is not valid JSON"),
+        ('{"format": "digitnet", "version": 1}', 'its format is "digitnet"'),
+        ("[1, 2]", 'it has no "format": "digitnet-strokes"'),
+        ('{"format": "digitnet-strokes", "version": 2, "samples": []}', "version 2 is not supported"),
+        ('{"format": "digitnet-strokes", "version": 1}', 'no "samples" list'),
+        (file_with(label=10), "sample 1: the label must be a whole number from 0 to 9, not 10"),
+        (file_with(label=True), "sample 1: the label must be"),
+        (file_with(canvas=[0, 10]), "sample 1: the canvas must be [width, height]"),
+        (file_with(strokes=[]), "sample 1: the strokes must be a non-empty list"),
+        (file_with(strokes=[[[1, 2, 3]]]), "sample 1, stroke 1: a point must be [x, y]"),
+        (file_with(strokes=[[[1, "a"]]]), "sample 1, stroke 1: a point must be [x, y]"),
+        (file_with(answer=11), "sample 1: the answer must be a digit"),
+        (
+            '{"format": "digitnet-strokes", "version": 1, "samples": [{"label": 1, "strokes": [[[NaN, 1]]], '
+            '"canvas": [1, 1]}]}',
+            "not valid JSON",
+        ),
+    ],
+)
+def test_bad_files_get_one_sentence(text, message):
+    with pytest.raises(StrokesFormatError) as caught:
+        parse_strokes(text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_merge_skips_duplicates_whatever_the_time():
+    kept = samples_of(4, 0)
+    again = Sample(kept[1].label, kept[1].strokes, kept[1].canvas, time="2027-01-01T00:00:00Z")
+    new = samples_of(2, 9)
+    merged, added, skipped = merge_samples(kept, [again, *new, new[0]])
+    assert merged == kept + new and (added, skipped) == (2, 2)
+
+
+@pytest.fixture(scope="module")
+def replay():
+    return load_replay((ROOT / "weights" / "replay.npz").read_bytes())
+
+
+def test_adapting_learns_a_style_keeps_mnist_and_is_deterministic(replay):
+    base = load_model(ROOT / "weights" / "cnn.json")
+    before = [p.copy() for layer in base.layers for p in layer.params().values()]
+    settings = AdaptSettings(steps=150, replay=400, holdout=300)
+    adapted, report = adapt(base, samples_of(30, 1), replay, seed=3, settings=settings)
+    again, _ = adapt(base, samples_of(30, 1), replay, seed=3, settings=settings)
+    after = [p for layer in base.layers for p in layer.params().values()]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    fresh = samples_of(50, 2)
+    x = np.array([s.render() for s in fresh])
+    y = np.array([s.label for s in fresh])
+    assert np.mean(base.predict(x) == y) < 0.8 <= np.mean(adapted.predict(x) == y)
+    assert report.person_after > report.person_before and report.accepted
+    assert report.holdout_after >= report.holdout_before - 1
+    assert np.array_equal(adapted.feedforward(x), again.feedforward(x))
+    assert adapted.metadata["adapted"]["samples"] == 30 and "test_accuracy" not in adapted.metadata
+    assert adapted.metadata["adapted"]["original_test_accuracy"] == base.metadata["test_accuracy"]
+
+
+def test_adapting_refuses_a_model_that_reads_mnist_worse(replay):
+    base = load_model(ROOT / "weights" / "c2.json")
+    settings = AdaptSettings(
+        steps=100, replay=0, replay_share=0.0, l2sp=0.0, lr=0.05, holdout=300, max_holdout_drop=0.0
+    )
+    _, report = adapt(base, samples_of(20, 1), replay, seed=0, settings=settings)
+    assert report.holdout_after < report.holdout_before and not report.accepted
+    assert report.reason.startswith(
+        f"the adapted model reads {report.holdout_before - report.holdout_after:.1f} points"
+    )
+
+
+def test_adapting_can_be_cancelled_and_needs_ten_samples(replay):
+    base = load_model(ROOT / "weights" / "c2.json")
+    seen = []
+    with pytest.raises(AdaptationCancelledError):
+        adapt(base, samples_of(10, 1), replay, progress=lambda f, what: seen.append(f), cancelled=lambda: len(seen) > 3)
+    assert 3 <= len(seen) < 10
+    with pytest.raises(ValueError, match="at least 10 labelled drawings; there are 9"):
+        adapt(base, samples_of(9, 1), replay)
+
+
+def test_cli_adapt_evaluate_and_bad_files(tmp_path, capsys):
+    samples = tmp_path / "mine.json"
+    samples.write_text(dump_strokes(samples_of(20, 1)))
+    out = tmp_path / "adapted.json"
+    assert main(["adapt", str(ROOT / "weights" / "c2.json"), str(samples), "--out", str(out)]) in (0, 1)
+    printed = capsys.readouterr().out
+    assert "your drawings (held back, 5-fold):" in printed and "MNIST holdout (500 images):" in printed
+    assert main(["evaluate", str(ROOT / "weights" / "cnn.json"), "--strokes", str(samples)]) == 0
+    printed = capsys.readouterr().out
+    assert "correct =" in printed and "  2: 0 / 2 = 0 % (read 2 as 7)" in printed
+    bad = tmp_path / "bad.json"
+    bad.write_text(file_with(label=-1))
+    assert main(["evaluate", str(ROOT / "weights" / "cnn.json"), "--strokes", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"digitnet: error: {bad}: sample 1: the label must be a whole number from 0 to 9, not -1"
+    )
+
+
+def test_train_extra_adds_the_drawings(tmp_path, capsys, data_dir):
+    samples = tmp_path / "mine.json"
+    samples.write_text(dump_strokes(samples_of(20, 1)))
+    args = [
+        "train",
+        "--recipe",
+        "c1",
+        "--epochs",
+        "1",
+        "--limit",
+        "500",
+        "--out",
+        str(tmp_path),
+        "--extra",
+        str(samples),
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"adding 20 drawings from {samples} to the 500 training images" in printed
+    assert "520 images" in printed
+
+
+def test_committed_replay_set_is_reproducible_from_mnist(data_dir, tmp_path, capsys):
+    out = tmp_path / "replay.npz"
+    assert main(["replay-data", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    assert out.read_bytes() == (ROOT / "weights" / "replay.npz").read_bytes()
+    replay = load_replay(out.read_bytes())
+    assert replay.train_images.dtype == np.uint8 and replay.train_images.shape == (500, 784)
+    assert np.bincount(replay.holdout_labels, minlength=10).tolist() == [50] * 10

@@ -1,0 +1,374 @@
+// "Teach it your handwriting": labelled drawings kept on this device (IndexedDB), the "My digits"
+// panel (counts, the 28 × 28 images, delete, export, import) and adapting the selected model in a
+// second worker. Nothing leaves the device: files are exported and imported by the person.
+
+const FORMAT = "digitnet-strokes";
+const ADAPTED = "adapted:"; // option values of adapted models: "adapted:" + the base model's file
+const MIN_SAMPLES = 10;
+const SEED = 0; // the page's adaptation seed; `digitnet adapt` uses the same by default
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- IndexedDB
+
+function openStore() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("digitnet", 1);
+    request.onupgradeneeded = () => {
+      request.result.createObjectStore("samples", { keyPath: "id", autoIncrement: true });
+      request.result.createObjectStore("models", { keyPath: "base" });
+      request.result.createObjectStore("settings");
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function transact(db, store, mode, work) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, mode);
+    const result = work(tx.objectStore(store));
+    tx.oncomplete = () => resolve(result && "result" in result ? result.result : result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  });
+}
+
+// ---------------------------------------------------------------- the strokes file
+
+// A sample's identity: the same drawing with the same label is one sample, whenever it was kept.
+const keyOf = (s) => JSON.stringify([s.label, s.strokes, s.canvas]);
+
+function toEntry(sample) {
+  const entry = { label: sample.label, strokes: sample.strokes, canvas: sample.canvas };
+  for (const name of ["model", "answer", "time"]) if (sample[name] != null) entry[name] = sample[name];
+  return entry;
+}
+
+// The same text digitnet.strokesfile.dump_strokes writes: one sample per line.
+function strokesFile(samples) {
+  const lines = samples.map((s) => JSON.stringify(toEntry(s))).join(",\n");
+  return `{"format": "${FORMAT}", "version": 1, "samples": [\n${lines}\n]}\n`;
+}
+
+function download(text, name) {
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// ---------------------------------------------------------------- the panel
+
+export function setupMyDigits(page) {
+  const state = { db: null, samples: [], adapted: new Map(), worker: null, job: null, nextId: 0, pending: new Map() };
+  const status = (text) => ($("mydigits-status").textContent = text);
+
+  // -------------------------------------------------------------- labelling
+
+  const buttons = $("label-buttons");
+  for (let digit = 0; digit < 10; digit++) {
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: String(digit) });
+    button.dataset.digit = String(digit);
+    button.title = `It's a ${digit}: keep this drawing with that label (key ${digit})`;
+    button.addEventListener("click", () => keep(digit));
+    buttons.appendChild(button);
+  }
+  $("confirm").addEventListener("click", () => keep(null));
+  page.pad.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (/^[0-9]$/.test(event.key)) keep(Number(event.key));
+    else if (event.key === "Enter") keep(null);
+    else return;
+    event.preventDefault();
+  });
+
+  async function keep(label) {
+    const drawing = page.drawing();
+    const shown = page.answer();
+    if (!drawing.strokes.length) return status("Draw a digit first, then say which it is.");
+    if (label === null && !shown) return status("There is no answer to confirm yet: press the digit you drew.");
+    const sample = {
+      label: label ?? shown.digit,
+      strokes: drawing.strokes.map((s) => s.map(([x, y]) => [x, y])),
+      canvas: drawing.canvas,
+      model: page.modelSelect.value,
+      answer: shown ? shown.digit : null,
+      time: new Date().toISOString(),
+      image: shown ? shown.image.map((v) => Math.round(255 * v)) : null,
+    };
+    if (state.samples.some((s) => keyOf(s) === keyOf(sample))) return status("This drawing is already kept.");
+    sample.id = await transact(state.db, "samples", "readwrite", (store) => store.add(sample));
+    state.samples.push(sample);
+    page.clear();
+    const verdict = sample.answer === sample.label ? "right" : `read as ${sample.answer ?? "nothing"}`;
+    status(`Kept a ${sample.label} (${verdict}). ${state.samples.length} drawings kept.`);
+    render();
+  }
+
+  // -------------------------------------------------------------- showing the samples
+
+  function render() {
+    const counts = new Array(10).fill(0);
+    for (const s of state.samples) counts[s.label] += 1;
+    document.body.dataset.samples = String(state.samples.length);
+    $("digit-counts").replaceChildren(
+      ...counts.map((n, digit) => Object.assign(document.createElement("li"), { textContent: `${digit}: ${n}` })),
+    );
+    const grid = $("samples");
+    grid.replaceChildren(...state.samples.map(thumbnail));
+    const n = state.samples.length;
+    $("export").disabled = $("delete-all").disabled = n === 0;
+    $("mydigits-summary").textContent = n
+      ? `${n} drawing${n === 1 ? "" : "s"} kept on this device.`
+      : "None yet: draw a digit, then press the digit it is (or ✓ when the answer is right).";
+    updateAdaptButton();
+  }
+
+  function thumbnail(sample) {
+    const item = document.createElement("figure");
+    const canvas = Object.assign(document.createElement("canvas"), { width: 28, height: 28 });
+    canvas.setAttribute("aria-label", `a ${sample.label}, as the network saw it`);
+    if (sample.image) {
+      const context = canvas.getContext("2d");
+      const pixels = context.createImageData(28, 28);
+      sample.image.forEach((v, i) => pixels.data.set([v, v, v, 255], 4 * i));
+      context.putImageData(pixels, 0, 0);
+    }
+    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
+    remove.title = `Delete this ${sample.label}`;
+    remove.addEventListener("click", () => deleteSamples([sample]));
+    const caption = Object.assign(document.createElement("figcaption"), { textContent: String(sample.label) });
+    item.append(canvas, caption, remove);
+    return item;
+  }
+
+  async function deleteSamples(samples) {
+    await transact(state.db, "samples", "readwrite", (store) => samples.forEach((s) => store.delete(s.id)));
+    const gone = new Set(samples.map((s) => s.id));
+    state.samples = state.samples.filter((s) => !gone.has(s.id));
+    status(`Deleted ${samples.length} drawing${samples.length === 1 ? "" : "s"}.`);
+    render();
+  }
+
+  $("delete-all").addEventListener("click", () => {
+    if (state.samples.length && confirm(`Delete all ${state.samples.length} kept drawings from this device?`)) {
+      deleteSamples([...state.samples]);
+    }
+  });
+
+  // -------------------------------------------------------------- export and import
+
+  $("export").addEventListener("click", () => download(strokesFile(state.samples), "my-digits.digitnet-strokes.json"));
+
+  $("import").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    status(`Reading ${file.name}…`);
+    try {
+      const read = await ask({ type: "read", text: await file.text() });
+      const incoming = JSON.parse(read.text).samples;
+      const known = new Set(state.samples.map(keyOf));
+      const fresh = [];
+      incoming.forEach((entry, i) => {
+        const key = keyOf(entry);
+        if (known.has(key)) return;
+        known.add(key);
+        fresh.push({ answer: null, model: null, time: null, ...entry, image: read.images[i] });
+      });
+      const ids = await transact(state.db, "samples", "readwrite", (store) => fresh.map((s) => store.add(s)));
+      fresh.forEach((s, i) => (s.id = ids[i].result));
+      state.samples.push(...fresh);
+      const skipped = incoming.length - fresh.length;
+      status(`Imported ${fresh.length} drawing${fresh.length === 1 ? "" : "s"} from ${file.name}` +
+        (skipped ? `; ${skipped} already kept ${skipped === 1 ? "was" : "were"} skipped.` : "."));
+      render();
+    } catch (error) {
+      status(`Could not import ${file.name}: ${error.message}. Your kept drawings are unchanged.`);
+    }
+  });
+
+  // -------------------------------------------------------------- the adapting worker
+
+  function adaptWorker() {
+    if (!state.worker) {
+      state.worker = new Worker("adapt-worker.js", { type: "module" });
+      state.worker.addEventListener("message", ({ data }) => {
+        if (data.type === "status") return;
+        const job = state.pending.get(data.id);
+        if (!job) return;
+        if (data.type === "progress") return job.progress?.(data);
+        state.pending.delete(data.id);
+        if (data.type === "error") job.reject(new Error(data.message));
+        else job.resolve(data);
+      });
+      state.worker.addEventListener("error", (event) => {
+        for (const job of state.pending.values()) job.reject(new Error(event.message || "the adapting worker failed"));
+        state.pending.clear();
+        state.worker = null;
+      });
+    }
+    return state.worker;
+  }
+
+  function ask(message, progress) {
+    const id = state.nextId++;
+    return new Promise((resolve, reject) => {
+      state.pending.set(id, { resolve, reject, progress });
+      adaptWorker().postMessage({ ...message, id });
+    });
+  }
+
+  // -------------------------------------------------------------- adapting
+
+  const baseOf = (value) => (value.startsWith(ADAPTED) ? value.slice(ADAPTED.length) : value);
+
+  function updateAdaptButton() {
+    const enough = state.samples.length >= MIN_SAMPLES;
+    $("adapt").disabled = !enough || state.job !== null;
+    $("adapt").title = enough ? "" : `Keep at least ${MIN_SAMPLES} drawings first (${state.samples.length} so far).`;
+    const value = page.modelSelect.value || "";
+    const adapted = state.adapted.get(baseOf(value));
+    $("adapted-actions").hidden = !adapted;
+    $("use-original").disabled = !value.startsWith(ADAPTED);
+  }
+
+  $("adapt").addEventListener("click", async () => {
+    const base = baseOf(page.modelSelect.value);
+    const bar = $("adapt-progress");
+    const line = $("adapt-status");
+    state.job = { base };
+    const clicked = performance.now();
+    bar.hidden = $("adapt-cancel").hidden = false;
+    bar.value = 0;
+    document.body.dataset.adapt = "running";
+    line.textContent = `Adapting ${base.replace(/\.json$/, "")} to your ${state.samples.length} drawings…`;
+    updateAdaptButton();
+    try {
+      const result = await ask(
+        { type: "adapt", modelUrl: page.modelUrl(base), name: base, samples: strokesFile(state.samples), seed: SEED },
+        ({ fraction, what }) => {
+          bar.value = fraction;
+          line.textContent = `Adapting: ${what}… ${Math.round(100 * fraction)} %`;
+        },
+      );
+      const report = result.report;
+      const wall = (performance.now() - clicked) / 1000; // the worker's start and the files' fetch included
+      line.dataset.report = JSON.stringify({ ...report, worker_seconds: result.seconds, wall_seconds: wall });
+      const figures =
+        `Your drawings (held back): ${report.person_before.toFixed(1)} % → ${report.person_after.toFixed(1)} %; ` +
+        `MNIST holdout: ${report.holdout_before.toFixed(1)} % → ${report.holdout_after.toFixed(1)} % ` +
+        `(${wall.toFixed(1)} s).`;
+      if (!report.accepted) {
+        line.textContent = `${figures} Not used: ${report.reason}.`;
+        document.body.dataset.adapt = "refused";
+        return;
+      }
+      const record = { base, text: result.model, report, time: new Date().toISOString() };
+      await transact(state.db, "models", "readwrite", (store) => store.put(record));
+      state.adapted.set(base, record);
+      addOption(base);
+      page.modelSelect.value = ADAPTED + base;
+      remember(page.modelSelect.value);
+      page.select();
+      line.textContent = `${figures} Now using ${base.replace(/\.json$/, "")} · adapted to you.`;
+      document.body.dataset.adapt = "done";
+    } catch (error) {
+      line.textContent = error.cancelled ? "Cancelled: the model is unchanged." : `Could not adapt: ${error.message}`;
+      document.body.dataset.adapt = error.cancelled ? "cancelled" : "error";
+    } finally {
+      state.job = null;
+      bar.hidden = $("adapt-cancel").hidden = true;
+      updateAdaptButton();
+    }
+  });
+
+  $("adapt-cancel").addEventListener("click", () => {
+    // a busy worker cannot read a message: end it; a new one starts when needed
+    state.worker?.terminate();
+    state.worker = null;
+    const cancelled = Object.assign(new Error("cancelled"), { cancelled: true });
+    for (const job of state.pending.values()) job.reject(cancelled);
+    state.pending.clear();
+  });
+
+  // -------------------------------------------------------------- adapted models
+
+  function addOption(base) {
+    const value = ADAPTED + base;
+    if ([...page.modelSelect.options].some((o) => o.value === value)) return;
+    const original = [...page.modelSelect.options].find((o) => o.value === base);
+    const option = new Option(`${base.replace(/\.json$/, "")} · adapted to you`, value);
+    option.title = "This model, fine-tuned on the drawings kept on this device";
+    page.modelSelect.add(option, original ? original.nextSibling : null);
+  }
+
+  $("use-original").addEventListener("click", () => {
+    page.modelSelect.value = baseOf(page.modelSelect.value);
+    remember(page.modelSelect.value);
+    page.select();
+  });
+
+  $("delete-adapted").addEventListener("click", async () => {
+    const base = baseOf(page.modelSelect.value);
+    await transact(state.db, "models", "readwrite", (store) => store.delete(base));
+    state.adapted.delete(base);
+    [...page.modelSelect.options].find((o) => o.value === ADAPTED + base)?.remove();
+    page.modelSelect.value = base;
+    remember(base);
+    page.select();
+    $("adapt-status").textContent = "The adapted model was deleted.";
+  });
+
+  $("download-adapted").addEventListener("click", () => {
+    const base = baseOf(page.modelSelect.value);
+    const record = state.adapted.get(base);
+    if (record) download(record.text, `${base.replace(/\.json$/, "")}-adapted.json`);
+  });
+
+  function remember(value) {
+    transact(state.db, "settings", "readwrite", (store) => store.put(value, "model")).catch(() => {});
+  }
+
+  page.modelSelect.addEventListener("change", () => {
+    remember(page.modelSelect.value);
+    updateAdaptButton();
+  });
+
+  // -------------------------------------------------------------- start
+
+  const started = (async () => {
+    state.db = await openStore();
+    state.samples = await transact(state.db, "samples", "readonly", (store) => store.getAll());
+    for (const record of await transact(state.db, "models", "readonly", (store) => store.getAll())) {
+      state.adapted.set(record.base, record);
+    }
+    render();
+    return transact(state.db, "settings", "readonly", (store) => store.get("model"));
+  })();
+
+  started.catch((error) => status(`Drawings cannot be kept in this browser: ${error.message}.`));
+  document.body.dataset.mydigits = "loading";
+
+  return {
+    // Called once the model list is in the selector: add the adapted models, and go back to the
+    // model in use before the page was reloaded (unless the address names one).
+    async modelsListed(addressNamesModel) {
+      const chosen = await started.catch(() => null);
+      for (const base of state.adapted.keys()) addOption(base);
+      document.body.dataset.mydigits = "ready";
+      updateAdaptButton();
+      if (!addressNamesModel && chosen && chosen !== page.modelSelect.value &&
+          [...page.modelSelect.options].some((o) => o.value === chosen)) {
+        page.modelSelect.value = chosen;
+        return true;
+      }
+      return false;
+    },
+    // The text of an adapted model (undefined for a model file of the site).
+    modelText: (value) => (value.startsWith(ADAPTED) ? state.adapted.get(baseOf(value))?.text : undefined),
+    modelChanged: updateAdaptButton,
+  };
+}
