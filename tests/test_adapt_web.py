@@ -3,6 +3,7 @@ buttons and keys, keep them across a reload, export and import them, adapt the m
 worker (Cancel first), and check the adapted model against a fresh set of the same style, the MNIST
 test set and ``digitnet adapt`` run in CPython on the exported file."""
 
+import gzip
 import json
 
 import numpy as np
@@ -51,7 +52,7 @@ def page_outputs(page, images: np.ndarray) -> np.ndarray:
     return np.array(values).reshape(len(images), 10)
 
 
-def test_teach_the_page_your_handwriting(browser, served, tmp_path, mnist_data):
+def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_data):
     context = browser.new_context(
         service_workers="block", accept_downloads=True, viewport={"width": 1200, "height": 900}
     )
@@ -67,7 +68,10 @@ def test_teach_the_page_your_handwriting(browser, served, tmp_path, mnist_data):
 
     # 40 drawings of one style, labelled through the buttons, the keys 0–9 and Enter (✓)
     drawings, labels = styled_set(40, seed=1, size=size)
-    base = load_model(ROOT / "weights" / "cnn.json")
+    # the model the page uses: the float16 copy the site ships
+    shipped = tmp_path / "cnn.json"
+    shipped.write_bytes(gzip.decompress((site / "models" / "cnn.json.gz").read_bytes()))
+    base = load_model(shipped)
     for i, (strokes, label) in enumerate(zip(drawings, labels, strict=True)):
         draw(page, strokes)
         digit, _ = shown_prediction(page, len(strokes))
@@ -140,7 +144,7 @@ def test_teach_the_page_your_handwriting(browser, served, tmp_path, mnist_data):
     out = tmp_path / "adapted.json"
     assert (
         digitnet_main(
-            ["adapt", str(ROOT / "weights" / "cnn.json"), str(tmp_path / "mine.json"), "--out", str(out), "--seed", "0"]
+            ["adapt", str(shipped), str(tmp_path / "mine.json"), "--out", str(out), "--seed", "0"]
         )
         == 0
     )
