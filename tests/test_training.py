@@ -85,10 +85,13 @@ def test_checkpoint_from_other_settings_is_refused(mnist_data, tmp_path):
 
 
 def test_augmented_batchnorm_run_resumes_exactly_and_ends_on_clean_images(mnist_data, tmp_path, monkeypatch):
-    """The cnn recipe (batch norm, dropout, augmentation) on a little data: the running statistics,
+    """The cnn recipe (batch norm, dropout, augmentation with every pixel-level change) on a little data:
+    the running statistics,
     Adam's moments and the augmentation's random state all survive an interruption; the last
     ``clean_epochs`` epochs see no geometric distortion (pixel-level changes stay)."""
-    recipe = dataclasses.replace(recipe_named("cnn"), epochs=3, clean_epochs=1)
+    cnn = recipe_named("cnn")
+    pixel_level = dataclasses.replace(cnn.augmentation, drawn=0.3, thin=0.1, thick=0.1, noise=0.3)
+    recipe = dataclasses.replace(cnn, epochs=3, clean_epochs=1, augmentation=pixel_level)
     tiny = {
         name: Split(split.images[:300], split.labels[:300])
         for name, split in (("validation", mnist_data.validation), ("test", mnist_data.test))
