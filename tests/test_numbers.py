@@ -47,7 +47,7 @@ def test_multi_stroke_digits_stay_together():
 
 def test_drawn_numbers_read_right(cnn, mnist_data):
     numbers = number_sets.drawn_numbers(mnist_data.test, 8, range(3, 6))
-    readings = number_sets.evaluate_drawn(cnn, numbers)
+    readings = number_sets.evaluate_drawn({"cnn": cnn}, numbers)["cnn"]
     figures = number_sets.score(readings, [n.label for n in numbers])
     assert figures["numbers"] == 24
     assert figures["number_accuracy"] >= 75 and figures["digit_accuracy"] >= 95

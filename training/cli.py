@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--weights", type=Path, default=Path("weights"))
     results.add_argument("--write", type=Path, help="write the table to this file instead of printing it")
     results.set_defaults(run=run_results)
+    add_numbers(commands)
     return parser
 
 
@@ -340,6 +341,33 @@ def run_results(args: argparse.Namespace) -> int:
     if args.write:
         args.write.write_text(text, encoding="utf-8")
         print(f"wrote {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def add_numbers(commands) -> None:
+    numbers = commands.add_parser(
+        "numbers", help="every model on drawn numbers, photos and blank sheets made from MNIST test digits"
+    )
+    numbers.add_argument("model", type=Path, nargs="*", help="model file(s) (default: the models in weights/)")
+    numbers.add_argument("--write", type=Path, help="write the table here (e.g. weights/numbers.md) and JSON beside it")
+    add_data_dir(numbers)
+    numbers.set_defaults(run=run_numbers)
+
+
+def run_numbers(args: argparse.Namespace) -> int:
+    from digitnet.training import number_sets
+
+    paths = args.model or model_files(DEFAULT_WEIGHTS)
+    networks = {path.stem: load_model(path) for path in paths}
+    print(f"reading generated numbers with {len(networks)} model(s)…", flush=True)
+    figures = number_sets.results(networks, load_mnist(args.data_dir).test)
+    text = number_sets.results_markdown(figures)
+    if args.write:
+        args.write.write_text(text, encoding="utf-8")
+        args.write.with_suffix(".results.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.write} and {args.write.with_suffix('.results.json')}")
     else:
         print(text, end="")
     return 0

@@ -87,47 +87,74 @@ def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
     ]
 
 
+@dataclass
+class Candidates:
+    """What the recogniser chooses from: the sure ``atoms`` (stroke indices, left to right),
+    the ``spans`` of consecutive atoms that may be one digit and their normalised ``inputs (n, 784)``.
+
+    Model-independent: made once, read by any network.
+    """
+
+    strokes: list[np.ndarray]
+    canvas_size: float
+    atoms: list[list[int]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), dtype=np.float32))
+    reason: str = ""
+
+    def members(self, span: tuple[int, int]) -> list[np.ndarray]:
+        return [self.strokes[i] for a in range(*span) for i in self.atoms[a]]
+
+
 def recognise_number(network: Network, strokes: list[np.ndarray], canvas_size: float) -> NumberReading:
     """Read the number written as ``strokes`` (each ``(k, 2)`` points ``(x, y)``) on a canvas.
 
     ``canvas_size`` is the canvas's larger side: marks much smaller than it are not
-    digits (dropped). The groups are those of ``candidate_groups``; the grouping chosen
-    maximises Σ log(confidence) − geometric penalties over the candidates.
+    digits (dropped).
     """
+    return read_candidates(network, stroke_candidates(strokes, canvas_size))
+
+
+def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidates:
+    """The candidate digits of a drawing: sure groups, the spans that may join them, their inputs."""
     try:
         strokes = checked_strokes(strokes)
     except NoDigitError as e:
-        return NumberReading(reason=str(e))
-    atoms = sure_groups(strokes)
-    if len(atoms) == 1:  # one digit: the very computation of a single digit on the pad
-        single = recognise_strokes(network, strokes, canvas_size)
-        return NumberReading(
-            [DigitReading(single, stroke_box(strokes))] if single.digit is not None else [], single.reason
-        )
-    height = line_height(strokes, atoms)
-    inputs, kept = [], []
-    for span in candidate_spans(strokes, atoms, height):
-        members = [strokes[i] for a in range(span[0], span[1]) for i in atoms[a]]
+        return Candidates([], canvas_size, reason=str(e))
+    found = Candidates(strokes, canvas_size, sure_groups(strokes))
+    height = line_height(strokes, found.atoms)
+    inputs = []
+    for span in candidate_spans(strokes, found.atoms, height):
+        members = found.members(span)
         if max(stroke_box(members)[2:]) < STRAY_SHARE * height:
             continue  # a mark much smaller than the digits around it: a dot, a slip of the pen
         try:
             inputs.append(normalise_strokes(members, canvas_size))
-            kept.append(span)
+            found.spans.append(span)
         except NoDigitError:
             pass
-    recognitions = dict(zip(kept, recognise_batch(network, np.array(inputs).reshape(-1, 784)), strict=True))
-    best = best_split(strokes, atoms, recognitions)
+    found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
+    return found
+
+
+def read_candidates(network: Network, found: Candidates) -> NumberReading:
+    """The grouping that maximises the score of ``best_split``, each digit recognised.
+
+    When the whole drawing is one digit, it is recognised by ``recognise_strokes``
+    itself, so that one digit reads exactly as on the single-digit pad.
+    """
+    if found.reason:
+        return NumberReading(reason=found.reason)
+    recognitions = dict(zip(found.spans, recognise_batch(network, found.inputs), strict=True))
+    best = best_split(found.strokes, found.atoms, recognitions)
     if not best:
         return NumberReading(reason="the drawing is too small to be a digit")
-    digits = [
-        DigitReading(recognitions[span], stroke_box([strokes[i] for a in range(*span) for i in atoms[a]]))
-        for span in best
-    ]
-    if best == [(0, len(atoms))]:  # one digit: the very computation of a single digit on the pad
-        digits = [DigitReading(recognise_strokes(network, strokes, canvas_size), digits[0].box)]
-    if len(digits) > MAX_DIGITS:
+    if len(best) > MAX_DIGITS:
         return NumberReading(reason=f"more than {MAX_DIGITS} digits")
-    return NumberReading(digits)
+    if best == [(0, len(found.atoms))]:
+        single = recognise_strokes(network, found.strokes, found.canvas_size)
+        return NumberReading([DigitReading(single, stroke_box(found.strokes))])
+    return NumberReading([DigitReading(recognitions[span], stroke_box(found.members(span))) for span in best])
 
 
 def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
