@@ -2,6 +2,8 @@
 // Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
 // the 28 × 28 image the network sees and sends back the prediction.
 
+import { clearNumber, drawOverlay, numberMode, setUpNumbers, showNumber, showPicture } from "./numbers.js";
+
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
 const statusLine = document.getElementById("status");
@@ -37,7 +39,7 @@ function fail(message) {
 // ---------------------------------------------------------------- drawing
 
 function penWidth() {
-  return Math.max(6, pad.clientWidth * 0.035);
+  return Math.max(6, Math.min(pad.clientWidth, pad.clientHeight) * 0.035); // the wide number pad: by its height
 }
 
 function resizePad() {
@@ -54,6 +56,7 @@ function redraw() {
   context.strokeStyle = context.fillStyle = "#1d3557";
   context.lineWidth = penWidth();
   context.lineCap = context.lineJoin = "round";
+  drawOverlay(context);
   for (const stroke of drawing.strokes) drawStroke(stroke);
 }
 
@@ -92,6 +95,7 @@ function changed(live) {
 pad.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
+  if (!drawing.strokes.length) clearNumber(); // a new drawing replaces an opened picture
   pad.setPointerCapture(event.pointerId);
   drawing.current = [pointOf(event)];
   drawing.strokes.push(drawing.current);
@@ -116,6 +120,7 @@ pad.addEventListener("pointercancel", endStroke);
 pad.addEventListener("lostpointercapture", endStroke);
 
 function clearPad() {
+  clearNumber();
   drawing.strokes = [];
   drawing.current = null;
   changed(false);
@@ -178,6 +183,7 @@ function sendPrediction() {
       points,
       lengths,
       size: Math.max(pad.clientWidth, pad.clientHeight),
+      number: numberMode(),
     },
     [points.buffer, lengths.buffer],
   );
@@ -201,6 +207,7 @@ function showNothing(strokes = completedStrokes()) {
 
 function showResult(result) {
   if (result.version !== drawing.version) return; // the drawing has changed since
+  if (result.digits) return showNumber(result);
   if (result.digit === null || result.digit === undefined) {
     showNothing(result.strokes);
     confidenceLine.textContent = `No digit: ${result.reason}.`;
@@ -273,6 +280,8 @@ worker.addEventListener("message", ({ data }) => {
     requests.busy = false;
     showResult(data);
     if (requests.pending) sendPrediction();
+  } else if (data.type === "picture" || (data.type === "error" && data.context === "picture")) {
+    showPicture(data);
   } else if (data.type === "outputs") {
     outputRequests.get(data.id)?.(data);
     outputRequests.delete(data.id);
@@ -328,6 +337,7 @@ window.digitnet = {
 // ---------------------------------------------------------------- start
 
 makeBars();
+setUpNumbers({ worker, redraw, showBars, showSeen, clearPad, penWidth });
 showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();

@@ -46,7 +46,23 @@ async function start() {
     throw new Error(`could not load ${missing.join(" and ")}: ${errors.join("; ") || "the download was refused"}`);
   }
   loadFailure = null; // from here on, failed fetches (a model file) are reported where they happen
+  runtime = pyodide;
   return pyodide.pyimport("digitnet.webapp");
+}
+
+// Pillow (about 1 MB) is fetched only when the first picture is opened.
+let runtime = null;
+let pillow = null;
+function loadPillow() {
+  pillow ??= (async () => {
+    post({ type: "status", text: "Loading the picture reader (Pillow)…" });
+    await runtime.loadPackage(["pillow"], { errorCallback: () => {} });
+    if (!("Pillow" in runtime.loadedPackages || "pillow" in runtime.loadedPackages)) {
+      pillow = null;
+      throw new Error("the picture reader (Pillow) could not be loaded");
+    }
+  })();
+  return pillow;
 }
 
 const webapp = start();
@@ -73,10 +89,17 @@ async function handle(message) {
     const info = toJs(app.load(await response.text(), message.name));
     post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
   } else if (message.type === "predict") {
+    // one digit, or (number mode) the strokes grouped into digits
     const t0 = performance.now();
-    const result = toJs(app.predict_strokes(message.points, message.lengths, message.size));
+    const read = message.number ? "predict_number" : "predict_strokes";
+    const result = toJs(app[read](message.points, message.lengths, message.size));
     const ms = performance.now() - t0;
     post({ type: "result", version: message.version, strokes: message.strokes, ms, ...result });
+  } else if (message.type === "picture") {
+    const t0 = performance.now();
+    await loadPillow();
+    const result = toJs(app.predict_picture(message.bytes));
+    post({ type: "picture", id: message.id, ms: performance.now() - t0, ...result });
   } else if (message.type === "feedforward") {
     post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
   }
