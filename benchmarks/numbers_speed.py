@@ -91,7 +91,7 @@ def page_figures(browser, url: str, numbers, photo: Path, rounds: int) -> dict:
         for number in numbers:
             page.click("#clear")
             points = np.concatenate(number.strokes)
-            scale = 0.6 * box["height"] / np.ptp(points[:, 1])
+            scale = min(0.6 * box["height"] / np.ptp(points[:, 1]), 0.9 * box["width"] / np.ptp(points[:, 0]))
             strokes = [(s - points.min(axis=0)) * scale + 20 for s in number.strokes]
             draw(page, strokes)
             wait_until(page, f"document.getElementById('prediction').dataset.strokes === '{len(strokes)}'", 30)
@@ -131,6 +131,7 @@ def main() -> None:
         photo = Path(tmp) / "photo-12mp.jpg"
         label = twelve_megapixel_photo(test, photo)
         cpython = cpython_photo(photo, args.rounds)
+        print("CPython, 12-megapixel photo:", cpython, flush=True)
         site = Path(tmp) / "site"
         build_site(site, args.pyodide_from, ROOT / "weights")
         server = start_server(site, 0)

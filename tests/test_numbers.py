@@ -219,3 +219,22 @@ def test_predict_json_and_plain_output(mnist_data, tmp_path, capsys):
     assert main(["predict", files[0]]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{files[0]}: {label}  (4 digits; confidence ")
+
+
+def test_segment_distance_is_the_vector_formula():
+    """The x/y form of the point-to-segment distance gives the very values of the (n, s, 2) form."""
+    from digitnet.strokes import segment_distance
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        points, starts = rng.normal(0, 10, (50, 2)), rng.normal(0, 10, (7, 2))
+        ends = starts + rng.normal(0, 5, (7, 2)) * (rng.random((7, 1)) < 0.8)  # some segments are points
+        direction = ends - starts
+        t = np.clip(
+            np.sum((points[:, None] - starts) * direction, axis=2) / np.maximum(np.sum(direction**2, axis=1), 1e-12),
+            0,
+            1,
+        )
+        nearest = starts + t[..., None] * direction
+        expected = np.sqrt(np.min(np.sum((points[:, None] - nearest) ** 2, axis=2), axis=1))
+        assert np.array_equal(segment_distance(points, starts, ends), expected)

@@ -35,6 +35,11 @@ MAX_ASPECT = 0.9
 ASPECT_WEIGHT = 2.0
 #: A mark whose larger side is under this share of the digits' height is no digit.
 STRAY_SHARE = 0.3
+#: A candidate digit lower than this share of the digits' height pays HEIGHT_WEIGHT · log(share · height / h).
+LOW_SHARE = 0.7
+HEIGHT_WEIGHT = 2.0
+#: A candidate digit is at most this many times the digits' height wide.
+MAX_WIDTH = 1.3
 #: Largest number of geometric groups one candidate digit may join.
 MAX_JOIN = 3
 
@@ -146,7 +151,7 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
     if found.reason:
         return NumberReading(reason=found.reason)
     recognitions = dict(zip(found.spans, recognise_batch(network, found.inputs), strict=True))
-    best = best_split(found.strokes, found.atoms, recognitions)
+    best = best_split(found.strokes, found.atoms, recognitions, line_height(found.strokes, found.atoms))
     if not best:
         return NumberReading(reason="the drawing is too small to be a digit")
     if len(best) > MAX_DIGITS:
@@ -212,26 +217,29 @@ def line_height(strokes: list[np.ndarray], atoms: list[list[int]]) -> float:
 def candidate_spans(strokes: list[np.ndarray], atoms: list[list[int]], height: float) -> list[tuple[int, int]]:
     """Runs ``[start, stop)`` of consecutive groups that may form one digit.
 
-    A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``)
-    and joins at most ``MAX_JOIN`` groups.
+    A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``),
+    joins at most ``MAX_JOIN`` groups and is at most ``MAX_WIDTH`` heights wide: wider
+    runs are two digits (and each candidate costs a rendering and a forward pass).
     """
     boxes = [stroke_box([strokes[i] for i in atom]) for atom in atoms]
     spans = []
     for start in range(len(atoms)):
-        right = boxes[start][0] + boxes[start][2]
-        for stop in range(start + 1, min(len(atoms), start + MAX_JOIN) + 1):
-            spans.append((start, stop))
-            if stop == len(atoms):
-                break
+        left, right = boxes[start][0], boxes[start][0] + boxes[start][2]
+        spans.append((start, start + 1))
+        for stop in range(start + 1, min(len(atoms), start + MAX_JOIN)):
             gap = boxes[stop][0] - right
-            if gap > SURE_GAP * height:
-                break
             right = max(right, boxes[stop][0] + boxes[stop][2])
+            if gap > SURE_GAP * height or right - left > MAX_WIDTH * height:
+                break
+            spans.append((start, stop + 1))
     return spans
 
 
 def best_split(
-    strokes: list[np.ndarray], atoms: list[list[int]], recognitions: dict[tuple[int, int], Recognition]
+    strokes: list[np.ndarray],
+    atoms: list[list[int]],
+    recognitions: dict[tuple[int, int], Recognition],
+    height: float,
 ) -> list[tuple[int, int]]:
     """The partition of the groups into recognised spans with the best score (dynamic programming).
 
@@ -253,6 +261,8 @@ def best_split(
             _, _, w, h = stroke_box([strokes[i] for k in range(a, b) for i in atoms[k]])
             aspect = w / max(h, 1e-9)
             penalty = ASPECT_WEIGHT * np.log(aspect / MAX_ASPECT) if aspect > MAX_ASPECT else 0.0
+            if h < LOW_SHARE * height:  # a piece of a digit is lower than the digits around it
+                penalty += HEIGHT_WEIGHT * np.log(LOW_SHARE * height / max(h, 1e-9))
             score = best[a][0] + (b - a) * float(np.log(max(recognition.confidence, 1e-6))) - penalty
             options.append((score, [*best[a][1], (a, b)]))
         if options:
