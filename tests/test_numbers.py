@@ -238,3 +238,11 @@ def test_segment_distance_is_the_vector_formula():
         nearest = starts + t[..., None] * direction
         expected = np.sqrt(np.min(np.sum((points[:, None] - nearest) ** 2, axis=2), axis=1))
         assert np.array_equal(segment_distance(points, starts, ends), expected)
+
+
+def test_a_sheet_photographed_on_a_dark_table(cnn, mnist_data):
+    """The table around the sheet and the sheet's edges are not digits."""
+    ink, label = number_sheet(mnist_data, [41, 42, 43], np.random.default_rng(11))
+    photo = np.full((ink.shape[0] + 120, ink.shape[1] + 160), 0.15)  # a dark table
+    photo[60:-60, 80:-80] = photo_of(ink, paper=0.85)
+    assert read_number(cnn, encoded(photo, "JPEG")).number == label

@@ -7,7 +7,9 @@
 2. Flatten: the paper's level is estimated on a coarse grid of blocks (a high percentile
    of each block, so ink is ignored), smoothed and interpolated; the ink is the
    reflectance contrast ``1 − gray / paper``, which removes grey or tinted paper, light
-   gradients and soft shadows alike. Light ink on a dark board is inverted first.
+   gradients and soft shadows alike. Light ink on a dark board is read from the inverted
+   picture: both readings are tried, and of those that find digits, the one with less
+   ink in its digits wins (read the wrong way round, the sheet itself is the "digit").
 3. Separate ink from paper with Otsu's threshold on the flattened image; a sheet
    whose two classes differ by less than ``MIN_CONTRAST`` holds no ink.
 4. Connected ink components (8-connected) are grouped into digits by horizontal
@@ -36,12 +38,22 @@ WORK_SIDE = 1200
 #: Paper estimate: blocks per image side, and the percentile taken as the paper in each block.
 BLOCKS = 12
 PAPER_PERCENTILE = 85
-#: Flattened ink classes closer than this are paper only.
+#: Paper darker than this shows no dark ink (read the other way round: light ink on a board).
+MIN_PAPER = 0.2
+#: Flattened ink classes closer than this, or than NOISE_RATIO times the paper's spread, are paper only.
 MIN_CONTRAST = 0.2
+NOISE_RATIO = 5.0
 #: A group of components lower than this share of the tallest one is a speck, not a digit.
 MIN_HEIGHT_SHARE = 0.4
 #: ... and the tallest must be at least this share of the picture's shorter side.
 MIN_DIGIT_SHARE = 0.03
+#: Ink touching the picture's edge and wider than this share of it frames the sheet.
+FRAME_SHARE = 0.6
+#: Strokes wider than this share of their component's size make a blob (a sheet, a hole), not a digit.
+BLOB_SHARE = 0.35
+FILLED = 0.8
+#: A digit's tallest component spans at least this share of its height.
+MAIN_SHARE = 0.5
 #: MNIST's strokes are about this share of the digit's larger side (2.5 px of 20).
 STROKE_SHARE = 0.12
 
@@ -76,16 +88,21 @@ def read_prepared(network: Network, prepared: Prepared) -> NumberReading:
 def prepare_picture(data: bytes) -> Prepared:
     """Decode, flatten, threshold and segment the picture file ``data`` into normalised digits."""
     gray, alpha, scale, size = decode(data)
-    ink = flatten(gray, alpha)
-    del gray, alpha
-    try:
-        mask = ink_mask(ink)
-    except NoDigitError as e:
-        return Prepared(size=size, reason=str(e))
-    labels, boxes = components(mask)
-    groups = digit_groups(boxes, min(mask.shape))
-    if not groups:
-        return Prepared(size=size, reason="no digit found in the picture")
+    readings, reason = [], "no ink found in the picture"
+    for ink in sheets(gray, alpha):
+        try:
+            mask = ink_mask(ink)
+        except NoDigitError:
+            continue
+        reason = "no digit found in the picture"
+        labels, boxes = components(mask)
+        groups = digit_groups(boxes, mask.shape, stroke_widths(mask, labels, len(boxes)))
+        if groups:
+            readings.append((float(mask.mean()), ink, labels, boxes, groups))
+    if not readings:
+        return Prepared(size=size, reason=reason)
+    # digits are strokes on a larger sheet: read the wrong way round, the paper is the ink
+    _, ink, labels, boxes, groups = min(readings, key=lambda reading: reading[0])
     inputs, out_boxes = [], []
     for group in groups:
         top, left, bottom, right = group_box(boxes, group)
@@ -166,20 +183,31 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
 # ---------------------------------------------------------------- paper and ink
 
 
-def flatten(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """``ink (H, W)`` in [0, 1] with the paper removed: ``1 − gray / paper`` (dark ink on light paper)."""
+def sheets(gray: np.ndarray, alpha: np.ndarray | None) -> list[np.ndarray]:
+    """The possible readings of the picture as ``ink (H, W)`` in [0, 1], paper removed.
+
+    A picture whose border is transparent is a drawing on a clear sheet: its opacity is
+    the ink. Otherwise it is composited on white and read both ways: dark ink on light
+    paper, and light ink on a dark board (the picture inverted).
+    """
+    if alpha is not None and np.median(border(alpha)) < 0.5:
+        return [np.clip(alpha, 0, 1)]
     if alpha is not None:
-        if np.median(border(alpha)) < 0.5:
-            return np.clip(alpha, 0, 1)  # a drawing on a clear sheet: its opacity is the ink
         gray = gray * alpha + (1 - alpha)
-    grid = block_grid(gray)
-    low, mid, high = np.percentile(grid, [5, 50, 95], axis=2)
-    if np.sum(high - mid) > np.sum(mid - low):  # the ink is the lighter tail: light on dark
-        gray, grid = 1 - gray, 1 - grid
-    level = np.percentile(grid, PAPER_PERCENTILE, axis=2)
+    return [flatten(gray), flatten(1 - gray)]
+
+
+def flatten(gray: np.ndarray) -> np.ndarray:
+    """``ink (H, W)`` in [0, 1] of dark ink on light paper, the paper removed: ``1 − gray / paper``.
+
+    ``paper`` is a high percentile of each block of a coarse grid (ink is a minority of
+    a block), spread to the blocks covered with ink, smoothed and interpolated.
+    """
+    level = np.percentile(block_grid(gray), PAPER_PERCENTILE, axis=2)
     level = smooth3(max3(level))  # blocks covered with ink take their neighbours' paper
     paper = resample(level, *gray.shape)
-    return np.clip(1 - gray / np.maximum(paper, 0.02), 0, 1).astype(np.float32)
+    contrast = 1 - gray / np.maximum(paper, MIN_PAPER)
+    return np.where(paper > MIN_PAPER, np.clip(contrast, 0, 1), 0).astype(np.float32)  # no ink seen on black
 
 
 def block_grid(image: np.ndarray) -> np.ndarray:
@@ -227,9 +255,14 @@ def otsu(values: np.ndarray, bins: int = 256) -> tuple[float, float, float]:
 
 
 def ink_mask(ink: np.ndarray) -> np.ndarray:
-    """The ink pixels: above Otsu's threshold; ``NoDigitError`` when the sheet holds no ink."""
+    """The ink pixels: above Otsu's threshold; ``NoDigitError`` when the sheet holds no ink.
+
+    Ink differs from paper by ``MIN_CONTRAST`` and by ``NOISE_RATIO`` times the spread of
+    the paper class: a noisy sheet's grain is no ink.
+    """
     threshold, paper, inked = otsu(ink)
-    if inked - paper < MIN_CONTRAST:
+    grain = float(np.std(ink[ink <= threshold])) if inked - paper >= MIN_CONTRAST else 0.0
+    if inked - paper < max(MIN_CONTRAST, NOISE_RATIO * grain):
         raise NoDigitError("no ink found in the picture")
     return ink > max(threshold, 0.1)
 
@@ -290,18 +323,43 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, boxes
 
 
-def digit_groups(boxes: np.ndarray, short_side: int) -> list[list[int]]:
+def stroke_widths(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """``(count,)``: each component's stroke width in pixels, 2 · area / boundary length.
+
+    A stroke of length L and width w has area L·w and about 2L boundary pixels.
+    """
+    edge = mask & ~erode(mask)
+    area = np.bincount(labels[mask], minlength=count + 1)[1:]
+    boundary = np.bincount(labels[edge], minlength=count + 1)[1:]
+    return 2 * area / np.maximum(boundary, 1)
+
+
+def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) -> list[list[int]]:
     """Components grouped into digits, left to right.
 
     Components whose column ranges overlap by half of the narrower one (or whose centres
     fall in each other's range) are one digit; groups lower than ``MIN_HEIGHT_SHARE`` of
     the tallest are specks, and a tallest group under ``MIN_DIGIT_SHARE`` of the
-    picture's shorter side is noise.
+    picture's shorter side is noise. A component touching the picture's edge and wider than
+    ``FRAME_SHARE`` of it (or nearly as tall) is no digit: the table around the sheet, the
+    sheet's edge, a hard shadow. A component whose strokes (``widths``) are wider than
+    ``BLOB_SHARE`` of its size, or that fills ``FILLED`` of its box without being a thin
+    bar (a 1), is a blob, not written strokes; components smaller than specks are dropped,
+    and a group whose tallest component is under ``MAIN_SHARE`` of its height is noise.
     """
     if len(boxes) == 0:
         return []
-    big = boxes[:, 4] >= max(3, 0.02 * boxes[:, 4].max())
-    groups = [[int(i)] for i in np.flatnonzero(big)]
+    height, width = shape
+    tall, wide = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == height) | (boxes[:, 3] == width)
+    frame = edge & ((wide > FRAME_SHARE * width) | (tall > 0.9 * height))
+    filled = (boxes[:, 4] > FILLED * tall * wide) & (np.minimum(tall, wide) > 0.3 * np.maximum(tall, wide))
+    blob = (widths > BLOB_SHARE * np.maximum(tall, wide)) | filled
+    candidates = ~frame & ~blob
+    if not candidates.any():
+        return []
+    least = max(3.0, 0.02 * boxes[candidates, 4].max(), 0.1 * (MIN_DIGIT_SHARE * min(shape)) ** 2)
+    groups = [[int(i)] for i in np.flatnonzero((boxes[:, 4] >= least) & candidates)]
     while True:
         spans = [group_box(boxes, g) for g in groups]
         pair = next(
@@ -316,12 +374,17 @@ def digit_groups(boxes: np.ndarray, short_side: int) -> list[list[int]]:
         if pair is None:
             break
         groups[pair[0]] += groups.pop(pair[1])
+    if not groups:
+        return []
     spans = [group_box(boxes, g) for g in groups]
     heights = np.array([s[2] - s[0] for s in spans])
+    # a digit has a main stroke: specks of noise stacked in a column are not one
+    main = np.array([max(tall[g]) for g in groups]) >= MAIN_SHARE * heights
+    heights = np.where(main, heights, 0)
     tallest = heights.max()
-    if tallest < MIN_DIGIT_SHARE * short_side:
+    if tallest < MIN_DIGIT_SHARE * min(shape):
         return []
-    kept = [k for k in range(len(groups)) if heights[k] >= MIN_HEIGHT_SHARE * tallest]
+    kept = [k for k in range(len(groups)) if heights[k] >= MIN_HEIGHT_SHARE * tallest and heights[k] > 0]
     return [groups[k] for k in sorted(kept, key=lambda k: spans[k][1])]
 
 
