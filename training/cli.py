@@ -298,10 +298,10 @@ def run_predict(args: argparse.Namespace) -> int:
 def print_reading(name: str, reading: NumberReading, as_json: bool) -> None:
     """One line per file: the number and each digit's confidence, or why there is none."""
     if as_json:
-        digits = [
-            {"digit": d.recognition.digit, "confidence": round(d.recognition.confidence, 4), "box": d.as_dict()["box"]}
-            for d in reading.digits
-        ]
+        digits = []
+        for d in reading.digits:
+            plain = d.as_dict(image=False)
+            digits.append({"digit": plain["digit"], "confidence": round(plain["confidence"], 4), "box": plain["box"]})
         out = {"file": name, "number": reading.number, "digits": digits}
         if not reading.digits:
             out["reason"] = reading.reason

@@ -4,8 +4,10 @@ Strokes are grouped from their geometry: strokes whose horizontal extents overla
 well belong to one digit (a 4, a 5 or a crossed 7 drawn in several strokes), strokes
 far apart are different digits. Between the two, the split is ambiguous, and the
 recogniser decides: of the candidate groupings, the one whose digits the network is
-most sure of wins. One group is recognised exactly as a single digit is
-(``digitnet.strokes.normalise_strokes``), so one digit on the pad reads as before.
+most sure of wins, a candidate digit wider than tall or lower than its neighbours
+paying a penalty. A drawing that is one digit is recognised by
+``digitnet.recognise.recognise_strokes`` itself, so one digit reads as on the
+single-digit pad.
 """
 
 from __future__ import annotations
