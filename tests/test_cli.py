@@ -55,7 +55,7 @@ def test_predict_reports_bad_pictures(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "notes.png: no prediction: " in err and "not an image file" in err
-    assert "blank.png: no prediction: the drawing is empty" in err
+    assert "blank.png: no prediction: no ink found in the picture" in err
     assert "huge.png: no prediction: " in err and "too large" in err
     assert "x.png: no prediction: " in err and "no such file" in err
 

@@ -66,7 +66,7 @@ def test_site_is_self_contained_and_small(site):
 
 def test_digitnet_wheel_is_inference_only_and_locked(site):
     lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())
-    assert set(lock["packages"]) == {"numpy", "digitnet"}
+    assert set(lock["packages"]) == {"numpy", "pillow", "digitnet"}
     entry = lock["packages"]["digitnet"]
     wheel = site / "pyodide" / entry["file_name"]
     import hashlib
@@ -98,6 +98,9 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
             "io",
             "time",
         }, (name, imports)
+        # Pillow is imported only where a picture is read, inside a function: drawings never load it
+        assert not re.search(r"^(from|import) PIL", source, re.MULTILINE), name
+    assert "from PIL import" in zipfile.ZipFile(wheel).read("digitnet/picture.py").decode()
 
 
 def test_build_refuses_altered_pyodide_files(tmp_path):

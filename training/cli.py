@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import threading
@@ -14,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from digitnet.modelfile import ModelFormatError, load_model
-from digitnet.recognise import Recognition, recognise_image
+from digitnet.numbers import NumberReading
+from digitnet.picture import PictureError, read_number
 from digitnet.strokesfile import labels_of, render_samples
 from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
 from digitnet.training.batches import predict_in_batches
-from digitnet.training.images import ImageError, read_ink
 from digitnet.training.mnist import MnistError, Split, load_test
 from digitnet.training.plot import PlotError, plot_histories
 from digitnet.training.recipes import RECIPES, recipe_named
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (MnistError, ModelFormatError, ImageError, CheckpointError, SiteError, ValueError, OSError) as e:
+    except (MnistError, ModelFormatError, PictureError, CheckpointError, SiteError, ValueError, OSError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
@@ -101,10 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
-    predict = commands.add_parser("predict", help="recognise the digit in picture files (PNG, JPEG, ...)")
-    predict.add_argument("model", type=Path)
-    predict.add_argument("images", type=Path, nargs="+")
-    predict.set_defaults(run=run_predict)
+    add_predict(commands)
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model", type=Path)
@@ -130,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.set_defaults(run=run_results)
     add_plot_command(commands)
     add_adapt_commands(commands)
+    add_numbers(commands)
     return parser
 
 
@@ -380,24 +379,70 @@ def run_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_predict(commands) -> None:
+    predict = commands.add_parser(
+        "predict", help="read the digit or the number in photos and scans (PNG, JPEG, ...)", description=PREDICT_HELP
+    )
+    predict.add_argument("images", type=Path, nargs="+", metavar="FILE", help="picture files")
+    predict.add_argument("--model", type=Path, help=f"model file (default: {DEFAULT_MODEL})")
+    predict.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
+    predict.set_defaults(run=run_predict)
+
+
+DEFAULT_MODEL = DEFAULT_WEIGHTS / "cnn.json"
+PREDICT_HELP = (
+    "Read the digit or the number (up to 12 digits, left to right) in each picture: EXIF orientation, "
+    "grey or tinted paper, uneven light and dark or light ink are handled. A first FILE ending in .json "
+    "is taken as the model (the older form 'digitnet predict MODEL FILE...')."
+)
+
+
 def run_predict(args: argparse.Namespace) -> int:
-    network = load_model(args.model)
+    files = list(args.images)
+    model = args.model
+    if model is None and len(files) > 1 and files[0].suffix == ".json":
+        model = files.pop(0)
+    network = load_model(model or DEFAULT_MODEL)
     failed = 0
-    for path in args.images:
+    for path in files:
         try:
-            recognition = recognise_image(network, read_ink(path))
-        except (ImageError, ValueError) as e:
-            recognition = Recognition(digit=None, reason=str(e))
-        if recognition.digit is None:
-            print(f"{path}: no prediction: {recognition.reason}", file=sys.stderr)
-            failed += 1
-            continue
-        hint = " (low confidence)" if recognition.low_confidence else ""
-        print(
-            f"{path}: {recognition.digit}  (confidence {100 * recognition.confidence:.1f} %{hint}, "
-            f"probabilities {' '.join(f'{p:.2f}' for p in recognition.probabilities)})"
-        )
+            reading = read_number(network, path.read_bytes())
+        except FileNotFoundError:
+            reading = NumberReading(reason="no such file")
+        except (PictureError, OSError) as e:
+            reading = NumberReading(reason=str(e))
+        failed += not reading.digits
+        print_reading(str(path), reading, args.json)
     return 1 if failed else 0
+
+
+def print_reading(name: str, reading: NumberReading, as_json: bool) -> None:
+    """One line per file: the number and each digit's confidence, or why there is none."""
+    if as_json:
+        digits = []
+        for d in reading.digits:
+            plain = d.as_dict(image=False)
+            digits.append({"digit": plain["digit"], "confidence": round(plain["confidence"], 4), "box": plain["box"]})
+        out = {"file": name, "number": reading.number, "digits": digits}
+        if not reading.digits:
+            out["reason"] = reading.reason
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    elif not reading.digits:
+        print(f"{name}: no prediction: {reading.reason}", file=sys.stderr)
+    elif len(reading.digits) == 1:
+        r = reading.digits[0].recognition
+        hint = " (low confidence)" if r.low_confidence else ""
+        print(
+            f"{name}: {r.digit}  (confidence {100 * r.confidence:.1f} %{hint}, "
+            f"probabilities {' '.join(f'{p:.2f}' for p in r.probabilities)})"
+        )
+    else:
+        each = ", ".join(
+            f"{d.recognition.digit} {100 * d.recognition.confidence:.1f} %"
+            + (" (low confidence)" if d.recognition.low_confidence else "")
+            for d in reading.digits
+        )
+        print(f"{name}: {reading.number}  ({len(reading.digits)} digits; confidence {each})")
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -462,6 +507,33 @@ def write_committed_curves(weights: Path, folder: Path) -> int:
         name = history.name.removesuffix(".history.json")
         status = max(status, write_curves([history], folder / "curves" / f"{name}.svg", name))
     return status
+
+
+def add_numbers(commands) -> None:
+    numbers = commands.add_parser(
+        "numbers", help="every model on drawn numbers, photos and blank sheets made from MNIST test digits"
+    )
+    numbers.add_argument("model", type=Path, nargs="*", help="model file(s) (default: the models in weights/)")
+    numbers.add_argument("--write", type=Path, help="write the table here (e.g. weights/numbers.md) and JSON beside it")
+    add_data_dir(numbers)
+    numbers.set_defaults(run=run_numbers)
+
+
+def run_numbers(args: argparse.Namespace) -> int:
+    from digitnet.training import number_sets
+
+    paths = args.model or model_files(DEFAULT_WEIGHTS)
+    networks = {path.stem: load_model(path) for path in paths}
+    print(f"reading generated numbers with {len(networks)} model(s)…", flush=True)
+    figures = number_sets.results(networks, load_test(args.data_dir))
+    text = number_sets.results_markdown(figures)
+    if args.write:
+        args.write.write_text(text, encoding="utf-8")
+        args.write.with_suffix(".results.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.write} and {args.write.with_suffix('.results.json')}")
+    else:
+        print(text, end="")
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
 import { setupMyDigits } from "./mydigits.js";
+import { clearNumber, drawOverlay, numberMode, setUpNumbers, showNumber, showPicture } from "./numbers.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -44,7 +45,7 @@ function fail(message) {
 // ---------------------------------------------------------------- drawing
 
 function penWidth() {
-  return Math.max(6, pad.clientWidth * 0.035);
+  return Math.max(6, Math.min(pad.clientWidth, pad.clientHeight) * 0.035); // the wide number pad: by its height
 }
 
 function resizePad() {
@@ -61,6 +62,7 @@ function redraw() {
   context.strokeStyle = context.fillStyle = "#1d3557";
   context.lineWidth = penWidth();
   context.lineCap = context.lineJoin = "round";
+  drawOverlay(context);
   for (const stroke of drawing.strokes) drawStroke(stroke);
 }
 
@@ -100,6 +102,7 @@ function changed(live) {
 pad.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
+  if (!drawing.strokes.length) clearNumber(); // a new drawing replaces an opened picture
   pad.setPointerCapture(event.pointerId);
   drawing.current = [pointOf(event)];
   drawing.strokes.push(drawing.current);
@@ -124,6 +127,7 @@ pad.addEventListener("pointercancel", endStroke);
 pad.addEventListener("lostpointercapture", endStroke);
 
 function clearPad() {
+  clearNumber();
   drawing.strokes = [];
   drawing.current = null;
   changed(false);
@@ -187,6 +191,7 @@ function sendPrediction() {
       lengths,
       size: Math.max(pad.clientWidth, pad.clientHeight),
       inside: inside.isOpen(),
+      number: numberMode(),
     },
     [points.buffer, lengths.buffer],
   );
@@ -211,6 +216,10 @@ function showNothing(strokes = completedStrokes()) {
 
 function showResult(result) {
   if (result.version !== drawing.version) return; // the drawing has changed since
+  if (result.digits) {
+    shown = null; // a number is not one digit to keep as a labelled drawing
+    return showNumber(result);
+  }
   if (result.digit === null || result.digit === undefined) {
     showNothing(result.strokes);
     confidenceLine.textContent = `No digit: ${result.reason}.`;
@@ -291,6 +300,8 @@ worker.addEventListener("message", ({ data }) => {
     requests.busy = false;
     showResult(data);
     if (requests.pending) sendPrediction();
+  } else if (data.type === "picture" || (data.type === "error" && data.context === "picture")) {
+    showPicture(data);
   } else if (data.type === "outputs") {
     outputRequests.get(data.id)?.(data);
     outputRequests.delete(data.id);
@@ -365,6 +376,7 @@ const myDigits = setupMyDigits({
 });
 
 makeBars();
+setUpNumbers({ worker, redraw, showBars, showSeen, clearPad, penWidth });
 showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();

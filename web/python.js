@@ -43,7 +43,19 @@ export async function startPython(post, module) {
     throw new Error(`could not load ${missing.join(" and ")}: ${errors.join("; ") || "the download was refused"}`);
   }
   loadFailure = null; // from here on, failed fetches (a model file) are reported where they happen
+  runtime = pyodide;
   return pyodide.pyimport(module);
+}
+
+let runtime = null;
+
+// A package of the site's lock loaded on demand (Pillow for pictures); loadPackage resolves even
+// when the browser refused the file, so check that it really loaded.
+export async function loadPackage(name, what) {
+  await runtime.loadPackage([name], { errorCallback: () => {} });
+  if (!Object.keys(runtime.loadedPackages).some((loaded) => loaded.toLowerCase() === name)) {
+    throw new Error(`${what} could not be loaded`);
+  }
 }
 
 export function toJs(proxy) {

@@ -3,8 +3,8 @@
 The output folder is self-contained and uses relative URLs only, so it can be
 served from any path (a GitHub Pages project site included) or opened offline
 once visited. Every Pyodide file is checked against its known sha256 (the core
-files against the digests of the 0.27.7 release, the NumPy wheel against the
-Pyodide lock) before it is copied.
+files against the digests of the 0.27.7 release, the NumPy and Pillow wheels
+against the Pyodide lock) before it is copied.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ PAGE_FILES = (
     "main.js",
     "inside.js",
     "choice.js",
+    "numbers.js",
     "worker.js",
     "python.js",
     "adapt-worker.js",
@@ -56,7 +57,8 @@ PYODIDE_CORE = {
     "python_stdlib.zip": "16611534726e5d8ac2bd8f926410b2dcb8d6f49aa24913463533b457a2115c16",
     "pyodide-lock.json": "9c45b916001a750f4102fc287494f3eab215909c7535c626a20db80fd6333e2c",
 }
-PYODIDE_PACKAGES = ("numpy",)
+#: Pillow is shipped for reading pictures; the page loads it only when a picture is opened.
+PYODIDE_PACKAGES = ("numpy", "pillow")
 SITE_MARKER = ".digitnet-site"
 ROBUSTNESS_FILE = "robustness.json"
 REPLAY_FILE = "replay.npz"
@@ -186,7 +188,7 @@ def model_files(weights: Path) -> list[Path]:
 
 
 def vendor_pyodide(source: str, target: Path) -> None:
-    """Copy the Pyodide core, NumPy and a lock file listing NumPy and the digitnet wheel into ``target``."""
+    """Copy the Pyodide core, NumPy, Pillow and a lock file listing them and the digitnet wheel into ``target``."""
     target.mkdir(parents=True)
     for name, digest in PYODIDE_CORE.items():
         if name != "pyodide-lock.json":

@@ -2,12 +2,25 @@
 // Packages (numpy and the digitnet wheel) come from this site's pyodide-lock.json, which
 // carries their sha256: the browser refuses a file that does not match.
 
-import { fetchModel, reason, startPython, toJs } from "./python.js";
+import { fetchModel, loadPackage, reason, startPython, toJs } from "./python.js";
 
 const started = performance.now();
 const post = (message) => self.postMessage(message);
 
 const webapp = startPython(post, "digitnet.webapp");
+
+// Pillow (about 1 MB) is fetched only when the first picture is opened.
+let pillow = null;
+function loadPillow() {
+  if (!pillow) {
+    post({ type: "status", text: "Loading the picture reader (Pillow)…" });
+    pillow = loadPackage("pillow", "the picture reader (Pillow)").catch((error) => {
+      pillow = null;
+      throw error;
+    });
+  }
+  return pillow;
+}
 
 async function handle(message) {
   const app = await webapp;
@@ -15,10 +28,20 @@ async function handle(message) {
     const info = toJs(app.load(message.text ?? (await fetchModel(message.url)), message.name));
     post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
   } else if (message.type === "predict") {
+    // one digit, or (number mode) the strokes grouped into digits
     const t0 = performance.now();
-    const result = toJs(app.predict_strokes(message.points, message.lengths, message.size, Boolean(message.inside)));
+    const result = toJs(
+      message.number
+        ? app.predict_number(message.points, message.lengths, message.size)
+        : app.predict_strokes(message.points, message.lengths, message.size, Boolean(message.inside)),
+    );
     const ms = performance.now() - t0;
     post({ type: "result", version: message.version, strokes: message.strokes, ms, ...result });
+  } else if (message.type === "picture") {
+    const t0 = performance.now();
+    await loadPillow();
+    const result = toJs(app.predict_picture(message.bytes));
+    post({ type: "picture", id: message.id, ms: performance.now() - t0, ...result });
   } else if (message.type === "feedforward") {
     post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
   } else if (message.type === "inside-units") {

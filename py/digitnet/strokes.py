@@ -98,7 +98,10 @@ def render(strokes: list[np.ndarray], height: int, width: int, pen: float) -> np
 def segment_distance(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Distance from each of ``points (n, 2)`` to the nearest segment ``starts[i] → ends[i]`` (s, 2): ``(n,)``.
 
-    Taken over ``SEGMENTS_AT_A_TIME`` segments at a time, so memory does not grow with the drawing.
+    The nearest point of segment i is ``starts[i] + t · direction[i]``, with
+    t = clip(offset · direction / |direction|², 0, 1). Computed on x and y apart, as ``(n, s)``
+    arrays: several times faster than ``(n, s, 2)`` ones, with the very same values; and over
+    ``SEGMENTS_AT_A_TIME`` segments at a time, so memory does not grow with the drawing.
     """
     if len(starts) > SEGMENTS_AT_A_TIME:
         return np.min(
@@ -108,9 +111,9 @@ def segment_distance(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -
             ],
             axis=0,
         )
-    direction = ends - starts
-    length2 = np.maximum(np.sum(direction**2, axis=1), 1e-12)
-    offset = points[:, None, :] - starts[None, :, :]
-    t = np.clip(np.sum(offset * direction[None], axis=2) / length2, 0.0, 1.0)
-    nearest = starts[None] + t[..., None] * direction[None]
-    return np.sqrt(np.min(np.sum((points[:, None, :] - nearest) ** 2, axis=2), axis=1))
+    px, py = points[:, :1], points[:, 1:]
+    sx, sy = starts[:, 0], starts[:, 1]
+    dx, dy = ends[:, 0] - sx, ends[:, 1] - sy
+    length2 = np.maximum(dx**2 + dy**2, 1e-12)
+    t = np.clip(((px - sx) * dx + (py - sy) * dy) / length2, 0.0, 1.0)
+    return np.sqrt(np.min((px - (sx + t * dx)) ** 2 + (py - (sy + t * dy)) ** 2, axis=1))

@@ -13,6 +13,8 @@ import numpy as np
 from digitnet.inside import unit_images
 from digitnet.modelfile import parse_model
 from digitnet.network import Network
+from digitnet.numbers import recognise_number
+from digitnet.picture import prepare_picture, read_prepared
 from digitnet.recognise import recognise_strokes
 
 _model: Network | None = None
@@ -38,6 +40,17 @@ def load(model_text: str, name: str) -> dict[str, Any]:
 def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool = False) -> dict[str, Any]:
     """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts
     (``inside``: with what the Inside view shows, ``digitnet.inside.look_inside``)."""
+    strokes = strokes_of(points, lengths)
+    return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside)).as_dict()
+
+
+def inside_units() -> dict[str, Any] | None:
+    """What each unit of the current model's first layer looks for (``digitnet.inside.unit_images``)."""
+    return unit_images(current_model())
+
+
+def strokes_of(points: Any, lengths: Any) -> list[np.ndarray]:
+    """Strokes ``(k, 2)`` from flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts."""
     flat = as_array(points, np.float64).ravel()
     counts = as_array(lengths, np.int64).ravel()
     if len(flat) % 2 or np.any(counts < 0):
@@ -45,13 +58,21 @@ def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool 
     flat = flat.reshape(-1, 2)
     if counts.sum() != len(flat):
         raise ValueError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
-    strokes = np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
-    return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside)).as_dict()
+    return np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
 
 
-def inside_units() -> dict[str, Any] | None:
-    """What each unit of the current model's first layer looks for (``digitnet.inside.unit_images``)."""
-    return unit_images(current_model())
+def predict_number(points: Any, lengths: Any, canvas_size: float) -> dict[str, Any]:
+    """Read the number written as strokes (sent as for ``predict_strokes``): digits, answers and boxes."""
+    return recognise_number(current_model(), strokes_of(points, lengths), float(canvas_size)).as_dict()
+
+
+def predict_picture(data: Any) -> dict[str, Any]:
+    """Read the number in a picture file's bytes; ``size`` is the upright picture's ``[W, H]``.
+
+    Raises ``PictureError`` (one sentence) for a file that is not a picture.
+    """
+    prepared = prepare_picture(bytes(as_array(data, np.uint8)))
+    return {**read_prepared(current_model(), prepared).as_dict(), "size": list(prepared.size)}
 
 
 def feedforward(images: Any) -> list[float]:

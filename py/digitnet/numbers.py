@@ -1,0 +1,272 @@
+"""A number written on the pad: pen strokes grouped into digits, each digit recognised.
+
+Strokes are grouped from their geometry: strokes whose horizontal extents overlap
+well belong to one digit (a 4, a 5 or a crossed 7 drawn in several strokes), strokes
+far apart are different digits. Between the two, the split is ambiguous, and the
+recogniser decides: of the candidate groupings, the one whose digits the network is
+most sure of wins, a candidate digit wider than tall or lower than its neighbours
+paying a penalty. A drawing that is one digit is recognised by
+``digitnet.recognise.recognise_strokes`` itself, so one digit reads as on the
+single-digit pad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digitnet.network import Network, confidence, probabilities
+from digitnet.preprocess import NoDigitError
+from digitnet.recognise import Recognition, recognise_strokes
+from digitnet.strokes import checked_strokes, normalise_strokes
+
+#: The longest number the page reads.
+MAX_DIGITS = 12
+#: Two groups whose x-extents overlap by more than this share of the narrower one are one digit.
+SURE_OVERLAP = 0.5
+#: ... or by more than this share, whatever their heights.
+FULL_OVERLAP = 0.9
+#: A stroke lower than this share of its neighbour's height is a part of a digit (a bar, a flag).
+SHORT_SHARE = 0.75
+#: Two groups further apart than this share of the digits' height are two digits.
+SURE_GAP = 0.2
+#: A candidate digit wider than this many times its height is penalised (digits are upright) ...
+MAX_ASPECT = 0.9
+#: ... by this weight times log(aspect / MAX_ASPECT): two digits read as one are wide.
+ASPECT_WEIGHT = 2.0
+#: A mark whose larger side is under this share of the digits' height is no digit.
+STRAY_SHARE = 0.3
+#: A candidate digit lower than this share of the digits' height pays HEIGHT_WEIGHT · log(share · height / h).
+LOW_SHARE = 0.7
+HEIGHT_WEIGHT = 2.0
+#: A candidate digit is at most this many times the digits' height wide.
+MAX_WIDTH = 1.3
+#: Largest number of geometric groups one candidate digit may join.
+MAX_JOIN = 3
+
+
+@dataclass
+class DigitReading:
+    """One digit of a number: the recognition and its ``box`` ``(x, y, w, h)`` in input coordinates."""
+
+    recognition: Recognition
+    box: tuple[float, float, float, float]
+
+    def as_dict(self, image: bool = True) -> dict:
+        out = self.recognition.as_dict()
+        if not image:
+            del out["image"]
+        out["box"] = [round(float(v), 2) for v in self.box]
+        return out
+
+
+@dataclass
+class NumberReading:
+    """The digits of a number, left to right; ``reason`` says why there are none."""
+
+    digits: list[DigitReading] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def number(self) -> str:
+        return "".join(str(d.recognition.digit) for d in self.digits)
+
+    def as_dict(self, image: bool = True) -> dict:
+        """Plain Python values, for JSON or for JavaScript."""
+        return {
+            "number": self.number,
+            "digits": [d.as_dict(image) for d in self.digits],
+            "reason": self.reason if not self.digits else "",
+        }
+
+
+def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
+    """Recognitions of ``x (n, 784)`` normalised digits, in one forward pass."""
+    if len(x) == 0:
+        return []
+    output = network.feedforward(x)
+    kind = network.output_kind
+    probs, sure = probabilities(output, kind), confidence(output, kind)
+    return [
+        Recognition(digit=int(np.argmax(o)), probabilities=p, confidence=float(c), image=xi)
+        for o, p, c, xi in zip(output, probs, sure, x, strict=True)
+    ]
+
+
+@dataclass
+class Candidates:
+    """What the recogniser chooses from: the sure ``atoms`` (stroke indices, left to right),
+    the ``spans`` of consecutive atoms that may be one digit and their normalised ``inputs (n, 784)``.
+
+    Model-independent: made once, read by any network.
+    """
+
+    strokes: list[np.ndarray]
+    canvas_size: float
+    atoms: list[list[int]] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), dtype=np.float32))
+    reason: str = ""
+
+    def members(self, span: tuple[int, int]) -> list[np.ndarray]:
+        return [self.strokes[i] for a in range(*span) for i in self.atoms[a]]
+
+
+def recognise_number(network: Network, strokes: list[np.ndarray], canvas_size: float) -> NumberReading:
+    """Read the number written as ``strokes`` (each ``(k, 2)`` points ``(x, y)``) on a canvas.
+
+    ``canvas_size`` is the canvas's larger side: marks much smaller than it are not
+    digits (dropped).
+    """
+    return read_candidates(network, stroke_candidates(strokes, canvas_size))
+
+
+def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidates:
+    """The candidate digits of a drawing: sure groups, the spans that may join them, their inputs."""
+    try:
+        strokes = checked_strokes(strokes)
+    except NoDigitError as e:
+        return Candidates([], canvas_size, reason=str(e))
+    found = Candidates(strokes, canvas_size, sure_groups(strokes))
+    height = line_height(strokes, found.atoms)
+    inputs = []
+    for span in candidate_spans(strokes, found.atoms, height):
+        members = found.members(span)
+        if max(stroke_box(members)[2:]) < STRAY_SHARE * height:
+            continue  # a mark much smaller than the digits around it: a dot, a slip of the pen
+        try:
+            inputs.append(normalise_strokes(members, canvas_size))
+            found.spans.append(span)
+        except NoDigitError:
+            pass
+    found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
+    return found
+
+
+def read_candidates(network: Network, found: Candidates) -> NumberReading:
+    """The grouping that maximises the score of ``best_split``, each digit recognised.
+
+    When the whole drawing is one digit, it is recognised by ``recognise_strokes``
+    itself, so that one digit reads exactly as on the single-digit pad.
+    """
+    if found.reason:
+        return NumberReading(reason=found.reason)
+    recognitions = dict(zip(found.spans, recognise_batch(network, found.inputs), strict=True))
+    best = best_split(found.strokes, found.atoms, recognitions, line_height(found.strokes, found.atoms))
+    if not best:
+        return NumberReading(reason="the drawing is too small to be a digit")
+    if len(best) > MAX_DIGITS:
+        return NumberReading(reason=f"more than {MAX_DIGITS} digits")
+    if best == [(0, len(found.atoms))]:
+        single = recognise_strokes(network, found.strokes, found.canvas_size)
+        return NumberReading([DigitReading(single, stroke_box(found.strokes))])
+    return NumberReading([DigitReading(recognitions[span], stroke_box(found.members(span))) for span in best])
+
+
+def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """``(x, y, w, h)`` bounding box of ``strokes``."""
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    return float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])
+
+
+def x_overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Overlap of x-intervals ``a`` and ``b`` as a share of the narrower (negative: the gap, in pixels)."""
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    if inter < 0:
+        return inter
+    return (inter + 1e-9) / (min(a[1] - a[0], b[1] - b[0]) + 1e-9)  # a vertical line inside the other: 1
+
+
+def one_digit(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether boxes ``(x, y, w, h)`` ``a`` and ``b`` surely belong to one digit.
+
+    Yes when the narrower lies (nearly) within the other's columns; or when they overlap
+    by more than ``SURE_OVERLAP`` of the narrower, its centre within the wider, and the
+    narrower is short (a 5's flag, a 7's bar): a full-height stroke overlapping a
+    neighbour may be a slanted 1.
+    """
+    narrow, wide = (a, b) if a[2] <= b[2] else (b, a)
+    overlap = x_overlap((a[0], a[0] + a[2]), (b[0], b[0] + b[2]))
+    centre = narrow[0] + narrow[2] / 2
+    short = narrow[3] < SHORT_SHARE * wide[3]
+    return overlap > FULL_OVERLAP or (overlap > SURE_OVERLAP and wide[0] <= centre <= wide[0] + wide[2] and short)
+
+
+def sure_groups(strokes: list[np.ndarray]) -> list[list[int]]:
+    """Stroke indices grouped where the geometry leaves no doubt, sorted left to right.
+
+    Groups merge while ``one_digit`` says their boxes are one digit's.
+    """
+    groups = [[i] for i in range(len(strokes))]
+    while True:
+        boxes = [stroke_box([strokes[i] for i in g]) for g in groups]
+        pairs = ((a, b) for a in range(len(groups)) for b in range(a + 1, len(groups)) if one_digit(boxes[a], boxes[b]))
+        pair = next(pairs, None)
+        if pair is None:
+            break
+        groups[pair[0]] += groups.pop(pair[1])
+    order = np.argsort([2 * b[0] + b[2] for b in boxes], kind="stable")
+    return [sorted(groups[k]) for k in order]
+
+
+def line_height(strokes: list[np.ndarray], atoms: list[list[int]]) -> float:
+    """The digits' typical height: the 75th percentile of the groups' heights (parts of digits are lower)."""
+    return float(np.percentile([stroke_box([strokes[i] for i in atom])[3] for atom in atoms], 75))
+
+
+def candidate_spans(strokes: list[np.ndarray], atoms: list[list[int]], height: float) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of consecutive groups that may form one digit.
+
+    A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``),
+    joins at most ``MAX_JOIN`` groups and is at most ``MAX_WIDTH`` heights wide: wider
+    runs are two digits (and each candidate costs a rendering and a forward pass).
+    """
+    boxes = [stroke_box([strokes[i] for i in atom]) for atom in atoms]
+    spans = []
+    for start in range(len(atoms)):
+        left, right = boxes[start][0], boxes[start][0] + boxes[start][2]
+        spans.append((start, start + 1))
+        for stop in range(start + 1, min(len(atoms), start + MAX_JOIN)):
+            gap = boxes[stop][0] - right
+            right = max(right, boxes[stop][0] + boxes[stop][2])
+            if gap > SURE_GAP * height or right - left > MAX_WIDTH * height:
+                break
+            spans.append((start, stop + 1))
+    return spans
+
+
+def best_split(
+    strokes: list[np.ndarray],
+    atoms: list[list[int]],
+    recognitions: dict[tuple[int, int], Recognition],
+    height: float,
+) -> list[tuple[int, int]]:
+    """The partition of the groups into recognised spans with the best score (dynamic programming).
+
+    score(span) = m · log(confidence) − ASPECT_WEIGHT · log(aspect / MAX_ASPECT), ``m`` the span's
+    number of groups (so that joining and splitting pay alike per group), the last term only
+    for a span wider than ``MAX_ASPECT`` times its height; a group that is no digit (a stray
+    mark) is skipped.
+    """
+    n = len(atoms)
+    best: list[tuple[float, list[tuple[int, int]]] | None] = [None] * (n + 1)
+    best[0] = (0.0, [])
+    for stop in range(1, n + 1):
+        options = []
+        if best[stop - 1] is not None and (stop - 1, stop) not in recognitions:
+            options.append(best[stop - 1])  # a stray mark: dropped
+        for (a, b), recognition in recognitions.items():
+            if b != stop or best[a] is None:
+                continue
+            _, _, w, h = stroke_box([strokes[i] for k in range(a, b) for i in atoms[k]])
+            aspect = w / max(h, 1e-9)
+            penalty = ASPECT_WEIGHT * np.log(aspect / MAX_ASPECT) if aspect > MAX_ASPECT else 0.0
+            if h < LOW_SHARE * height:  # a piece of a digit is lower than the digits around it
+                penalty += HEIGHT_WEIGHT * np.log(LOW_SHARE * height / max(h, 1e-9))
+            score = best[a][0] + (b - a) * float(np.log(max(recognition.confidence, 1e-6))) - penalty
+            options.append((score, [*best[a][1], (a, b)]))
+        if options:
+            best[stop] = max(options, key=lambda option: option[0])
+    return best[n][1] if best[n] is not None else []

@@ -1,0 +1,166 @@
+// Numbers on the page: the "A number" mode (a wide pad whose strokes the worker groups into
+// digits) and "Open a picture" (a photo or scan read by the worker, Pillow loaded on first use).
+// The answer: #prediction holds the whole number, data-digits a JSON list of
+// {digit, probabilities, box}; the pad shows a box around each digit with its answer.
+
+const prediction = document.getElementById("prediction");
+const confidenceLine = document.getElementById("confidence");
+const hint = document.getElementById("hint");
+const pad = document.getElementById("pad");
+const padArea = document.querySelector(".pad-area");
+const modeInputs = [...document.querySelectorAll("input[name=mode]")];
+const pictureInputs = [document.getElementById("picture"), document.getElementById("camera")];
+
+const LOW_CONFIDENCE = 0.5;
+// boxes: [{box: [x, y, w, h] in pad pixels, label, low}]; picture: {bitmap, width, height} or null
+const shown = { boxes: [], picture: null, pictureId: 0 };
+let page = null; // main.js's helpers: {worker, redraw, showBars, showSeen, clearPad, penWidth}
+
+export function numberMode() {
+  return padArea.classList.contains("number");
+}
+
+export function setUpNumbers(helpers) {
+  page = helpers;
+  const wanted = new URLSearchParams(location.search).get("mode");
+  for (const input of modeInputs) {
+    input.checked = input.value === (wanted === "number" ? "number" : "digit");
+    input.addEventListener("change", () => setMode(input.value));
+  }
+  setMode(wanted === "number" ? "number" : "digit");
+  for (const input of pictureInputs) {
+    input.addEventListener("change", () => {
+      if (input.files.length) openPicture(input.files[0]);
+      input.value = ""; // the same file can be opened again
+    });
+  }
+  // the camera button helps where there is a camera to open: phones and tablets
+  document.getElementById("camera-button").hidden = !matchMedia("(pointer: coarse)").matches;
+}
+
+function setMode(mode) {
+  padArea.classList.toggle("number", mode === "number");
+  prediction.classList.toggle("number", mode === "number");
+  page.clearPad();
+}
+
+// ---------------------------------------------------------------- showing a reading
+
+// A number read from strokes or from a picture: the number, the per-digit answers and boxes.
+export function showNumber(result, toPad = strokeBox) {
+  const digits = result.digits || [];
+  shown.boxes = digits.map((d) => ({ box: toPad(d.box), label: String(d.digit), low: d.low_confidence }));
+  prediction.textContent = result.number;
+  prediction.dataset.digits = JSON.stringify(
+    digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box })),
+  );
+  prediction.dataset.strokes = String(result.strokes ?? 0);
+  if (result.ms !== undefined) prediction.dataset.ms = result.ms.toFixed(2);
+  if (!digits.length) {
+    prediction.dataset.probs = "[]";
+    confidenceLine.textContent = `No number: ${result.reason}.`;
+    hint.hidden = true;
+    page.showBars(new Array(10).fill(0), -1);
+    page.showSeen(null);
+    page.redraw();
+    return;
+  }
+  // the bars and the 28 × 28 image are those of the digit the network is least sure of
+  const weakest = digits.reduce((a, b) => (b.confidence < a.confidence ? b : a));
+  const index = digits.indexOf(weakest);
+  prediction.dataset.probs = JSON.stringify(weakest.probabilities);
+  const percent = (100 * weakest.confidence).toFixed(0);
+  confidenceLine.textContent =
+    digits.length === 1
+      ? `Probability ${percent} %`
+      : `${digits.length} digits; least sure of digit ${index + 1} (${weakest.digit}): ${percent} %`;
+  hint.hidden = !digits.some((d) => d.confidence < LOW_CONFIDENCE);
+  hint.textContent = "Not sure of a digit marked in red: try writing it again, larger or more clearly.";
+  page.showBars(weakest.probabilities, weakest.digit);
+  page.showSeen(weakest.image);
+  page.redraw();
+}
+
+// A box around strokes' centre lines, widened by half the pen to surround the ink.
+function strokeBox([x, y, w, h]) {
+  const half = page.penWidth() / 2;
+  return [x - half, y - half, w + 2 * half, h + 2 * half];
+}
+
+export function clearNumber() {
+  shown.boxes = [];
+  shown.picture = null;
+  shown.pictureId += 1; // a picture still being read is no longer wanted
+  delete prediction.dataset.digits;
+  hint.textContent = "Not sure: try drawing the digit again, larger or more clearly.";
+}
+
+// Drawn under the strokes: the opened picture, fitted in the pad; the digits' boxes and answers.
+export function drawOverlay(context) {
+  if (shown.picture) {
+    const { bitmap } = shown.picture;
+    const fit = pictureFit(shown.picture);
+    if (bitmap) context.drawImage(bitmap, fit.left, fit.top, fit.scale * fit.width, fit.scale * fit.height);
+  }
+  context.save();
+  context.lineWidth = 2;
+  context.font = "bold 16px system-ui, sans-serif";
+  for (const { box, label, low } of shown.boxes) {
+    const [x, y, w, h] = box;
+    context.strokeStyle = context.fillStyle = low ? "#e63946" : "#2a9d8f";
+    context.strokeRect(x - 4, y - 4, w + 8, h + 8);
+    context.fillText(low ? `${label}?` : label, x - 4, Math.max(14, y - 8));
+  }
+  context.restore();
+}
+
+// ---------------------------------------------------------------- pictures
+
+function pictureFit({ width, height }) {
+  const scale = Math.min(pad.clientWidth / width, pad.clientHeight / height);
+  return {
+    scale,
+    width,
+    height,
+    left: (pad.clientWidth - scale * width) / 2,
+    top: (pad.clientHeight - scale * height) / 2,
+  };
+}
+
+async function openPicture(file) {
+  if (document.body.dataset.state !== "ready") return;
+  page.clearPad();
+  const id = ++shown.pictureId;
+  confidenceLine.textContent = `Reading ${file.name}…`;
+  prediction.dataset.picture = "reading";
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  page.worker.postMessage({ type: "picture", id, bytes }, [bytes.buffer]);
+  // the browser shows the picture upright (EXIF orientation), as Python reads it
+  const bitmap = await createImageBitmap(file).catch(() => null);
+  if (id === shown.pictureId && bitmap) {
+    shown.picture = { ...(shown.picture || {}), bitmap, width: bitmap.width, height: bitmap.height };
+    page.redraw();
+  }
+}
+
+// The worker's answer for a picture: {number, digits, size, ms} or {type: "error", message}.
+export function showPicture(data) {
+  if (data.id !== shown.pictureId) return;
+  prediction.dataset.picture = data.type === "error" ? "error" : "read";
+  if (data.type === "error") {
+    clearNumber();
+    prediction.textContent = "";
+    prediction.dataset.probs = "[]";
+    prediction.dataset.digits = "[]";
+    confidenceLine.textContent = `Could not read this file: ${data.message}.`;
+    page.redraw();
+    return;
+  }
+  const [width, height] = data.size;
+  shown.picture = { bitmap: shown.picture?.bitmap, width, height };
+  const toPad = ([x, y, w, h]) => {
+    const fit = pictureFit(shown.picture);
+    return [fit.left + fit.scale * x, fit.top + fit.scale * y, fit.scale * w, fit.scale * h];
+  };
+  showNumber(data, toPad);
+}
