@@ -36,7 +36,7 @@ def test_unknown_model_falls_back_to_the_default_with_a_note(browser, served, si
             f"There is no model “../../etc/passwd<b>” here: showing the default model, {default[:-5]}."
         )
         fetched = {url.removeprefix(served) for url in requested if "/models/" in url}
-        assert fetched == {"models/index.json", f"models/{default}"}  # the unknown name was never fetched
+        assert fetched == {"models/index.json", f"models/{default}.gz"}  # the unknown name was never fetched
         page.goto(served + "?model=c1")  # a model's name, without .json, is known
         wait_ready(page)
         assert page.evaluate("document.getElementById('model').value") == "c1.json"
