@@ -272,16 +272,26 @@ def main() -> None:
             )
     full = run_child("full-c1")
     print(f"full c1 run: {full['seconds']:.1f} s, peak RSS {full['max_rss_mb']:.0f} MB", flush=True)
-    cnn = {"cnn-digitnet": run_child("cnn-digitnet")}
-    if "pytorch" in contenders:
-        cnn["cnn-pytorch"] = run_child("cnn-pytorch")
-    print(f"cnn: {cnn}", flush=True)
+    # the cnn contenders alternate too, each round in fresh processes; the medians are compared
+    cnn_names = ["cnn-digitnet", *(["cnn-pytorch"] if "pytorch" in contenders else [])]
+    cnn_runs: dict[str, list[dict]] = {name: [] for name in cnn_names}
+    for round_ in range(1, args.rounds + 1):
+        for name in cnn_names:
+            cnn_runs[name].append(run_child(name))
+            print(f"round {round_} {name}: {cnn_runs[name][-1]['seconds']:.1f} s/epoch", flush=True)
+    cnn = {name: median_run(results) for name, results in cnn_runs.items()}
     report = summarise(runs, full)
     report["cnn"] = {name: {k: round(v, 3) for k, v in r.items()} for name, r in cnn.items()}
+    report["cnn_rounds"] = {name: [round(r["seconds"], 2) for r in results] for name, results in cnn_runs.items()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / "train_speed.md").write_text(markdown(report))
     print(markdown(report))
+
+
+def median_run(results: list[dict]) -> dict:
+    """The run with the median time (the lower middle one for an even count)."""
+    return sorted(results, key=lambda r: r["seconds"])[(len(results) - 1) // 2]
 
 
 def summarise(runs: dict[str, list[dict]], full: dict) -> dict:
@@ -337,7 +347,12 @@ def markdown(report: dict) -> str:
         if "cnn-pytorch" in cnn:
             theirs = cnn["cnn-pytorch"]["seconds"]
             ratio = ours["seconds"] / theirs
-            line += f" PyTorch, same architecture: {theirs:.1f} s per epoch (digitnet takes {ratio:.1f}× as long)."
+            line += f" PyTorch, same architecture: {theirs:.1f} s per epoch (digitnet takes {ratio:.2f}× as long)."
+        rounds = report.get("cnn_rounds", {})
+        if rounds:
+            line += " Medians of alternated rounds: " + "; ".join(
+                f"{name} {', '.join(f'{v:.1f}' for v in values)} s" for name, values in rounds.items()
+            ) + "."
         lines += [line, ""]
     return "\n".join(lines)
 

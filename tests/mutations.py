@@ -198,8 +198,9 @@ def scale_number(text: str, rng: random.Random) -> tuple[str, str]:
     m = rng.choice(numbers)
     value = float(m.group())
     factor = rng.choice((-1, 0, 2, 1000, 1e-6, 1e300))
-    new = repr(int(value * factor)) if "." not in m.group() and "e" not in m.group().lower() else repr(value * factor)
-    new = "1e999" if math.isinf(float(new)) else new
+    scaled = value * factor
+    whole = "." not in m.group() and "e" not in m.group().lower()
+    new = "1e999" if math.isinf(scaled) else repr(int(scaled)) if whole else repr(scaled)
     return text[: m.start()] + new + text[m.end() :], f"number {m.group()} × {factor}"
 
 

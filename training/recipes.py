@@ -132,8 +132,10 @@ C2_CONV = dataclasses.replace(
 C2_CONV_LEARNED = dataclasses.replace(
     C2_CONV,
     name="c2_conv-learned",
-    description="c2_conv whose six 4×4 patch kernels are learned by backpropagation (starting from the fixed ones)",
+    description="c2_conv whose six 4×4 patch kernels are learned by backpropagation (starting from the fixed ones), "
+    "at η/100: the sum over 49 patches makes their gradient large, and at η = 1.0 the run diverged (64.7 %)",
     architecture=(("patch-features", True), *C2_CONV.architecture[1:]),
+    layer_rates=(("patch-features", 0.01),),
     original="—",
 )
 
