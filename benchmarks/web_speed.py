@@ -37,10 +37,10 @@ from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_unt
 
 BUDGETS = {
     "canvas_usable_s": 0.5,
-    "cold_ready_s": 6.0,
-    "warm_ready_s": 4.0,
+    "cold_ready_s": 3.0,
+    "warm_ready_s": 3.0,
     "prediction_ms": 15.0,
-    "site_without_pyodide_mb": 2.0,
+    "site_without_pyodide_mb": 1.5,
 }
 
 
