@@ -30,6 +30,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from record import record  # noqa: E402
 
 from digitnet import load_model  # noqa: E402
 from digitnet.strokes import normalise_strokes  # noqa: E402
@@ -141,11 +144,7 @@ def main() -> None:
         "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
         "cpus": os.cpu_count(),
     }
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "adapt_speed.json").write_text(json.dumps(result, indent=1) + "\n")
-    (results / "adapt_speed.md").write_text(markdown(result))
-    print(markdown(result))
+    record("adapt_speed", result, markdown(result))
 
 
 def markdown(r: dict) -> str:

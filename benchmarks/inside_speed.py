@@ -13,7 +13,6 @@ figures go to ``benchmarks/results/inside_speed.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -26,6 +25,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from record import record  # noqa: E402
 
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
@@ -96,11 +98,7 @@ def main() -> None:
         "budget_added_ms": BUDGET_MS,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "inside_speed.json").write_text(json.dumps(report, indent=1) + "\n")
-    (results / "inside_speed.md").write_text(markdown(report))
-    print(markdown(report))
+    record("inside_speed", report, markdown(report))
 
 
 def markdown(report: dict) -> str:

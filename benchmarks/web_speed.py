@@ -14,7 +14,6 @@ Usage: ``python benchmarks/web_speed.py [--rounds 3] [--pyodide-from DIR]``; fig
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -27,6 +26,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from record import record  # noqa: E402
 
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
@@ -104,11 +106,7 @@ def main() -> None:
         "budgets": BUDGETS,
         "models_mb": summary["models_bytes"] / 1e6,
     }
-    RESULTS = HERE / "results"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "web_speed.json").write_text(json.dumps(report, indent=1) + "\n")
-    (RESULTS / "web_speed.md").write_text(markdown(report))
-    print(markdown(report))
+    record("web_speed", report, markdown(report))
 
 
 def markdown(report: dict) -> str:

@@ -66,3 +66,28 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def served(site):
+    """The built site on 127.0.0.1 (a free port), for one test."""
+    from digitnet.web.serve import start_server, url_of
+
+    server = start_server(site, 0)
+    yield url_of(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page whose every request and page error is recorded; service workers blocked (the
+    offline test makes its own context)."""
+    context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.requests = []
+    context.on("request", lambda request: page.requests.append(request.url))
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()

@@ -13,21 +13,12 @@ from digitnet import load_model
 from digitnet.strokes import normalise_strokes
 from digitnet.strokesfile import parse_strokes
 from digitnet.training.cli import main as digitnet_main
-from digitnet.web.serve import start_server, url_of
 
 from .conftest import ROOT
 from .handstyle import styled_set
 from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
 
 SAMPLES = "Number(document.body.dataset.samples || 0)"
-
-
-@pytest.fixture
-def served(site):
-    server = start_server(site, 0)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
 
 
 def exported(page) -> str:

@@ -22,7 +22,6 @@ from digitnet.layers import (
     sparse_product,
 )
 from digitnet.training.tracing import trace_digit
-from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import model_files
 
 from .conftest import ROOT
@@ -148,14 +147,6 @@ def test_predict_strokes_with_inside_gives_the_same_answer():
 
 
 # ---------------------------------------------------------------- in the browser
-
-
-@pytest.fixture
-def served(site):
-    server = start_server(site, 0)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
 
 
 def new_page(browser, width: int, height: int):

@@ -5,19 +5,10 @@ import shutil
 
 import pytest
 
-from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import SiteError, copy_models
 
 from .conftest import ROOT
 from .webpage import wait_ready
-
-
-@pytest.fixture
-def served(site):
-    server = start_server(site, 0)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
 
 
 def test_unknown_model_falls_back_to_the_default_with_a_note(browser, served, site):

@@ -18,28 +18,6 @@ from digitnet.web.site import SITE_BUDGET_WITHOUT_PYODIDE, SiteError, build_site
 from .conftest import ROOT, pyodide_source
 from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
 
-
-@pytest.fixture
-def served(site):
-    server = start_server(site, 0)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page whose every request is recorded; service workers blocked (see the offline test)."""
-    context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.requests = []
-    context.on("request", lambda request: page.requests.append(request.url))
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
 # ---------------------------------------------------------------- the built site
 
 

@@ -3,33 +3,11 @@
 import json
 
 import numpy as np
-import pytest
 
 from digitnet.training.tracing import trace_digit
-from digitnet.web.serve import start_server, url_of
 
 from .test_numbers import encoded, number_sheet, photo_of
 from .webpage import draw, wait_ready, wait_until
-
-
-@pytest.fixture
-def served(site):
-    server = start_server(site, 0)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.requests = []
-    context.on("request", lambda request: page.requests.append(request.url))
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
 
 
 def number_strokes(mnist_data, indices, height: float, left: float, top: float) -> list[np.ndarray]:
