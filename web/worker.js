@@ -23,9 +23,12 @@ function loadPillow() {
 }
 
 async function handle(message) {
+  // the first model is fetched while Pyodide is still starting, not after
+  const text = message.type === "model" ? (message.text ?? fetchModel(message.url)) : null;
+  text?.catch?.(() => {}); // a failed fetch is reported below, where it is awaited
   const app = await webapp;
   if (message.type === "model") {
-    const info = toJs(app.load(message.text ?? (await fetchModel(message.url)), message.name));
+    const info = toJs(app.load(await text, message.name));
     post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
   } else if (message.type === "predict") {
     // one digit, or (number mode) the strokes grouped into digits
