@@ -30,7 +30,7 @@ def load(model_text: str, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "output_kind": _model.output_kind,
-        "parameters": _model.parameter_count(),
+        "parameters": network.parameter_count(),  # as the file holds them, batch norms included
         "layers": [layer.kind for layer in network.layers],
         "recipe": _model.metadata.get("recipe", ""),
         "test_accuracy": _model.metadata.get("test_accuracy"),
