@@ -61,30 +61,6 @@ def inference_forward(network: Network, x: np.ndarray) -> list[np.ndarray]:
     return activations
 
 
-def backward(
-    network: Network,
-    activations: list[np.ndarray],
-    caches: list[Any],
-    delta: np.ndarray,
-    last: int,
-    stop: int,
-    input_grad: bool = False,
-) -> tuple[np.ndarray | None, list[dict[str, np.ndarray]]]:
-    """Backpropagate ``delta = ∂C/∂(output of layer last)`` down through layer ``stop``.
-
-    Each layer turns ``∂C/∂(its output)`` into ``∂C/∂(its input)`` and its parameter
-    gradients. Returns ``∂C/∂(input of layer stop)`` when ``input_grad`` (else None: training
-    stops at the first layer with parameters, whose input gradient nobody needs) and the
-    gradients, one dict per layer (empty without trained parameters).
-    """
-    layers = network.layers
-    grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
-    for i in range(last, stop - 1, -1):
-        need = i > stop or input_grad
-        delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], need)
-    return delta, grads
-
-
 def backprop(
     network: Network,
     cost: Cost,
@@ -98,7 +74,9 @@ def backprop(
 
     Forward: ``training_forward``. Output error: ``δ = ∂C/∂z`` of the last activation
     (fused ``a − y`` where the cost allows it). Backward: each layer from the one before
-    the output activation down to the first layer with parameters.
+    the output activation down to the first layer with parameters, each turning
+    ``∂C/∂(its output)`` into ``∂C/∂(its input)`` and its parameter gradients (the first layer
+    with parameters skips its input gradient: nobody needs it).
     """
     layers = network.layers
     activations, caches = training_forward(network, x, rng)
@@ -110,7 +88,10 @@ def backprop(
     if scale != 1:
         delta *= scale
     first = next(i for i, layer in enumerate(layers) if layer.param_names)
-    return backward(network, activations, caches, delta, len(layers) - 2, first)[1]
+    grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
+    for i in range(len(layers) - 2, first - 1, -1):
+        delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], i > first)
+    return grads
 
 
 def input_gradient(
