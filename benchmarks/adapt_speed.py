@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from digitnet.strokes import normalise_strokes  # noqa: E402
 from digitnet.strokesfile import Sample, dump_strokes  # noqa: E402
 from digitnet.web.serve import start_server, url_of  # noqa: E402
 from digitnet.web.site import PYODIDE_CDN, REPLAY_FILE, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from tests.handstyle import styled_set  # noqa: E402
 from tests.webpage import draw, pad_size, wait_ready, wait_until  # noqa: E402
 
@@ -114,7 +113,7 @@ def main() -> None:
         build_site(site, args.pyodide_from, ROOT / "weights")
         replay_kb = (site / "data" / REPLAY_FILE).stat().st_size / 1000
         server = start_server(site, 0)
-        executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+        executable = chromium_executable()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             run = measure(browser, url_of(server), Path(tmp))

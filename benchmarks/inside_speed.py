@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
 from digitnet.web.serve import start_server, url_of  # noqa: E402
 from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 
 #: Opening the view may add this much to one prediction with the default model (median).
@@ -78,7 +77,7 @@ def main() -> None:
         site = Path(tmp) / "site"
         summary = build_site(site, args.pyodide_from, ROOT / "weights")
         server = start_server(site, 0)
-        executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+        executable = chromium_executable()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})

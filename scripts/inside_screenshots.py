@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +22,7 @@ from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
 from digitnet.web.serve import start_server, url_of  # noqa: E402
 from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -41,7 +40,7 @@ def main() -> None:
         site = Path(tmp) / "site"
         build_site(site, args.pyodide_from, ROOT / "weights")
         server = start_server(site, 0)
-        executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+        executable = chromium_executable()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             for name, (width, height) in SIZES.items():

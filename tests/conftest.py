@@ -52,14 +52,19 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+def chromium_executable() -> str:
+    """Debian's Chromium, or $DIGITNET_CHROMIUM (Playwright's own browser download is not used)."""
+    import shutil
+
+    return os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium (Debian's), driven by Playwright; a missing browser is a failure, not a skip."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
-    executable = os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    executable = chromium_executable()
     if not Path(executable).exists():
         pytest.fail(f"no Chromium at {executable}: install it (apt-get install chromium) or set DIGITNET_CHROMIUM")
     with sync_playwright() as playwright:
