@@ -43,6 +43,12 @@ def step_function(layer_times: dict | None):
         from digitnet.training.sgd import one_hot, update_mini_batch
 
         LAYERS = {}
+    try:  # as `digitnet train` runs since it keeps freed memory for reuse
+        from digitnet.training.allocator import keep_freed_memory
+
+        keep_freed_memory()
+    except ImportError:
+        pass
     recipe = recipe_named("cnn")
     rng = np.random.default_rng(1)
     network = initial_network(recipe, rng)

@@ -134,10 +134,14 @@ CNN_BATCHES = 100
 
 
 def cnn_setup():
+    """Both contenders' start: freed memory kept for reuse as the ``digitnet`` command does
+    (``digitnet.training.allocator``), MNIST, the recipe's initial network and a batch order."""
+    from digitnet.training.allocator import keep_freed_memory
     from digitnet.training.mnist import load_mnist
     from digitnet.training.recipes import recipe_named
     from digitnet.training.train import initial_network
 
+    keep_freed_memory()
     recipe = recipe_named("cnn")
     data = load_mnist()
     network = initial_network(recipe, np.random.default_rng(1))

@@ -19,6 +19,7 @@ from digitnet.numbers import NumberReading
 from digitnet.picture import PictureError, read_number
 from digitnet.strokesfile import labels_of, render_samples
 from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
+from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
 from digitnet.training.mnist import MnistError, Split, load_test
 from digitnet.training.plot import PlotError, plot_histories
@@ -41,6 +42,7 @@ from digitnet.web.site import (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # training and evaluation churn through large temporaries (allocator.py)
     try:
         return args.run(args)
     except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say

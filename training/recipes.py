@@ -157,7 +157,8 @@ C2_MOD2 = dataclasses.replace(
 CNN = Recipe(
     name="cnn",
     description="conv 32@5×5 → pool → conv 64@5×5 → pool → 256 → softmax, batch norm after each, ReLU, dropout 0.3; "
-    "Adam, cosine schedule; affine + elastic augmentation, the last 4 epochs on the unaltered images",
+    "Adam, cosine schedule; affine + elastic augmentation (none in the last 4 epochs); drawn-on-the-page copies, "
+    "thinner and thicker strokes and flipped pixels mixed in throughout",
     sizes=(784, 10),
     hidden="relu",
     output="softmax",
@@ -194,7 +195,17 @@ CNN = Recipe(
     schedule="cosine",
     warmup=1,
     augment=True,
-    augmentation=Augmentation(rotation_degrees=10.0, scale=0.1, shear=0.1, shift_pixels=2.0, elastic_pixels=0.8),
+    augmentation=Augmentation(
+        rotation_degrees=10.0,
+        scale=0.1,
+        shear=0.1,
+        shift_pixels=2.0,
+        elastic_pixels=0.8,
+        drawn=0.3,
+        thin=0.15,
+        thick=0.1,
+        noise=0.3,
+    ),
     clean_epochs=4,
     monitor_training=False,
 )

@@ -35,7 +35,8 @@ class Augmentation:
     #: probabilities, per image, of: its version as drawn on the page (strokes traced from it and
     #: rendered; needs ``drawn`` copies), a thinner stroke (2×2 erosion), a thicker one (3×3
     #: dilation), and flipped pixels (each with probability 50/784 to 150/784, like the
-    #: robustness suite's "noisy" set); applied in that order, after the geometric distortion
+    #: robustness suite's "noisy" set); the first three before the geometric distortion, the flips
+    #: after it, so they stay single crisp pixels as in the suite instead of being smoothed by the sampling
     drawn: float = 0.0
     thin: float = 0.0
     thick: float = 0.0
@@ -53,13 +54,18 @@ def augment(
     geometric: bool = True,
     drawn: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Randomly changed copies of ``images (n, 784)``, float32 in [0, 1]: the pixel-level changes of
+    """Randomly changed copies of ``images (n, 784)``, float32 in [0, 1]: the stroke-level changes of
     ``settings`` (``drawn (n, 784)``: each image as the page renders it), then, when ``geometric``,
-    the affine and elastic distortion."""
+    the affine and elastic distortion, then the flipped pixels."""
     if settings.pixel_level:
-        images = pixel_level(images, rng, settings, drawn)
-    if not geometric:
-        return images
+        images = pixel_level(images, rng, settings, drawn, noise=False)
+    if geometric:
+        images = distort(images, rng, settings)
+    return flip_pixels(images, rng, settings.noise) if settings.noise > 0 else images
+
+
+def distort(images: np.ndarray, rng: np.random.Generator, settings: Augmentation) -> np.ndarray:
+    """``images (n, 784)`` under a random affine map and elastic field each, drawn from ``settings``."""
     n = len(images)
     angle = rng.uniform(-settings.rotation_degrees, settings.rotation_degrees, n)
     scale = rng.uniform(1 - settings.scale, 1 + settings.scale, n)
@@ -122,9 +128,14 @@ def sample_bilinear(images: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 def pixel_level(
-    images: np.ndarray, rng: np.random.Generator, settings: Augmentation, drawn: np.ndarray | None = None
+    images: np.ndarray,
+    rng: np.random.Generator,
+    settings: Augmentation,
+    drawn: np.ndarray | None = None,
+    noise: bool = True,
 ) -> np.ndarray:
-    """``images (n, 784)`` with the pixel-level changes of ``settings``, each drawn per image."""
+    """``images (n, 784)`` with the pixel-level changes of ``settings``, each drawn per image
+    (without the flipped pixels unless ``noise``)."""
     out = images.astype(np.float32, copy=True)
     n = len(out)
     if settings.drawn > 0:
@@ -136,12 +147,18 @@ def pixel_level(
         if probability > 0:
             pick = np.flatnonzero(rng.random(n) < probability)
             out[pick] = morphology(out[pick], reduce, size)
-    if settings.noise > 0:
-        pick = np.flatnonzero(rng.random(n) < settings.noise)
-        rate = rng.uniform(50, 150, len(pick)) / (SIDE * SIDE)
-        flips = rng.random((len(pick), SIDE * SIDE), dtype=np.float32) < rate[:, None]
-        chosen = out[pick]
-        out[pick] = np.where(flips, (chosen <= 0.5).astype(np.float32), chosen)
+    return flip_pixels(out, rng, settings.noise) if noise and settings.noise > 0 else out
+
+
+def flip_pixels(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
+    """``images (n, 784)`` where each image, with ``probability``, has every pixel flipped (> 0.5 → 0,
+    else → 1) with a chance drawn uniformly from 50/784 to 150/784: the suite's "noisy" flips."""
+    out = images.astype(np.float32, copy=True)
+    pick = np.flatnonzero(rng.random(len(out)) < probability)
+    rate = rng.uniform(50, 150, len(pick)) / (SIDE * SIDE)
+    flips = rng.random((len(pick), SIDE * SIDE), dtype=np.float32) < rate[:, None]
+    chosen = out[pick]
+    out[pick] = np.where(flips, (chosen <= 0.5).astype(np.float32), chosen)
     return out
 
 
