@@ -133,7 +133,7 @@ def test_pixel_level_changes_follow_their_probabilities(mnist_data):
     thick = pixel_level(images, np.random.default_rng(4), Augmentation(thick=1.0))
     thin = pixel_level(images, np.random.default_rng(4), Augmentation(thin=1.0))
     assert np.all(thick >= images) and np.all(thin <= images)
-    assert np.array_equal(thick, morphology(images, np.max, 3))
+    assert np.array_equal(thick, morphology(images, np.maximum, 3))
     with pytest.raises(ValueError, match="needs the drawn copy"):
         pixel_level(images, np.random.default_rng(2), Augmentation(drawn=0.5))
 
@@ -173,7 +173,7 @@ def test_robustness_suite_sets_and_figures(mnist_data):
         assert images.shape == test.images.shape and images.dtype == np.float32
     assert np.array_equal(sets["mnist"], test.images)
     assert sets["thick"].sum() > test.images.sum() > sets["thin"].sum()
-    assert np.array_equal(morphology(test.images, np.max, 1), test.images)
+    assert np.array_equal(morphology(test.images, np.maximum, 1), test.images)
     from digitnet import load_model
 
     from .conftest import ROOT

@@ -41,8 +41,8 @@ def suite_sets(test: Split) -> Iterator[tuple[str, np.ndarray]]:
     yield "rotated ±15°", chunked(lambda s: transform(x[s], degrees=signs[s]), len(x))
     yield "scaled 0.7×", chunked(lambda s: transform(x[s], scale=0.7), len(x))
     yield "scaled 1.2×", chunked(lambda s: transform(x[s], scale=1.2), len(x))
-    yield "thick", morphology(x, np.max, 3)
-    yield "thin", morphology(x, np.min, 2)
+    yield "thick", morphology(x, np.maximum, 3)
+    yield "thin", morphology(x, np.minimum, 2)
     yield "drawn", drawn(x, rng)
 
 

@@ -12,7 +12,6 @@ is vectorised over the batch and driven by the caller's seeded generator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,10 @@ import numpy as np
 from digitnet.preprocess import resample_matrix
 
 SIDE = 28
+#: Images augmented at a time: a piece's float64 sampling points and weights (~12 MB each for
+#: 1,000 images) stay in the cache and, under the C allocator's largest mmap threshold, are reused
+#: rather than faulted in afresh; 50,000 images at once took over three times as long.
+PIECE = 1000
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ def augment(
     """Randomly changed copies of ``images (n, 784)``, float32 in [0, 1]: the stroke-level changes of
     ``settings`` (``drawn (n, 784)``: each image as the page renders it), then, when ``geometric``,
     the affine and elastic distortion, then the flipped pixels."""
+    if len(images) > PIECE:
+        pieces = [slice(start, start + PIECE) for start in range(0, len(images), PIECE)]
+        return np.concatenate(
+            [augment(images[s], rng, settings, geometric, None if drawn is None else drawn[s]) for s in pieces]
+        )
     if settings.pixel_level:
         images = pixel_level(images, rng, settings, drawn, noise=False)
     if geometric:
@@ -98,7 +106,8 @@ def transform(
     source = grid @ a.transpose(0, 2, 1) + (centre - offset[:, None, :])
     if field is not None:
         source += field.reshape(n, SIDE * SIDE, 2)
-    return sample_bilinear(images.reshape(n, SIDE, SIDE), source).astype(np.float32)
+    # the sampling in float32: positions within 28 pixels keep ~1e-6 px, and half the memory traffic
+    return sample_bilinear(images.reshape(n, SIDE, SIDE).astype(np.float32), source.astype(np.float32))
 
 
 def elastic_field(n: int, rng: np.random.Generator, settings: Augmentation) -> np.ndarray:
@@ -114,8 +123,9 @@ def sample_bilinear(images: np.ndarray, source: np.ndarray) -> np.ndarray:
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
     r = np.clip(source[..., 0] + 1, 0, SIDE)  # shifted into the padded frame and kept inside it
     c = np.clip(source[..., 1] + 1, 0, SIDE)
-    r0, c0 = np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
-    fr, fc = r - r0, c - c0
+    floor_r, floor_c = np.floor(r), np.floor(c)
+    fr, fc = r - floor_r, c - floor_c  # in the sampling points' own type (float − int would be float64)
+    r0, c0 = floor_r.astype(np.intp), floor_c.astype(np.intp)
     flat = padded.reshape(n, -1)
     width = SIDE + 2
 
@@ -143,10 +153,10 @@ def pixel_level(
             raise ValueError("the 'drawn' augmentation needs the drawn copy of every image")
         pick = rng.random(n) < settings.drawn
         out[pick] = drawn[pick]
-    for probability, reduce, size in ((settings.thin, np.min, 2), (settings.thick, np.max, 3)):
+    for probability, pairwise, size in ((settings.thin, np.minimum, 2), (settings.thick, np.maximum, 3)):
         if probability > 0:
             pick = np.flatnonzero(rng.random(n) < probability)
-            out[pick] = morphology(out[pick], reduce, size)
+            out[pick] = morphology(out[pick], pairwise, size)
     return flip_pixels(out, rng, settings.noise) if noise and settings.noise > 0 else out
 
 
@@ -162,10 +172,19 @@ def flip_pixels(images: np.ndarray, rng: np.random.Generator, probability: float
     return out
 
 
-def morphology(images: np.ndarray, reduce: Callable, size: int) -> np.ndarray:
-    """Grey dilation (``np.max``) or erosion (``np.min``) of ``images (n, 784)`` over ``size × size`` windows."""
-    square = images.reshape(-1, SIDE, SIDE)
+def morphology(images: np.ndarray, pairwise: np.ufunc, size: int) -> np.ndarray:
+    """Grey dilation (``np.maximum``) or erosion (``np.minimum``) of ``images (n, 784)`` over
+    ``size × size`` windows (zero outside the image), window ``(i, j)`` reaching ``(size − 1) // 2``
+    pixels up and left. Separable: over each window's rows, then its columns, each pass one
+    elementwise ``pairwise`` of shifted views per offset (many times faster than a reduction
+    over a sliding-window view)."""
+    square = images.reshape(-1, SIDE, SIDE).astype(np.float32)
     before, after = (size - 1) // 2, size // 2
     padded = np.pad(square, ((0, 0), (before, after), (before, after)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
-    return reduce(windows, axis=(3, 4)).reshape(len(images), -1).astype(np.float32)
+    rows = padded[:, 0:SIDE].copy()
+    for i in range(1, size):
+        pairwise(rows, padded[:, i : i + SIDE], out=rows)
+    out = rows[:, :, 0:SIDE].copy()
+    for j in range(1, size):
+        pairwise(out, rows[:, :, j : j + SIDE], out=out)
+    return out.reshape(len(images), -1)
