@@ -1,18 +1,20 @@
 """Where a cnn training step spends its time, layer by layer, and the step against an earlier commit.
 
-    python benchmarks/cnn_profile.py [--steps 40] [--before REV]
+    python benchmarks/cnn_profile.py [--steps 40] [--before REV] [--allocator]
 
 One mini-batch of 64 through the ``cnn`` recipe's network (forward with batch statistics and
 dropout, backward, Adam), single-threaded BLAS, timed by process CPU time so that other work on the
 machine disturbs it less. Each layer kind's ``train_forward`` and ``backward`` are timed apart. With
 ``--before REV`` the same step of that commit (checked out in a temporary git worktree) runs
-alternately with this checkout's, each in a fresh process. Writes
-``benchmarks/results/cnn_profile.md`` and ``.json``.
+alternately with this checkout's, each in a fresh process; both keep freed memory for reuse
+(``training/allocator.py``, as ``digitnet`` does). With ``--allocator`` this checkout's step also
+runs alternately with and without that setting. Writes ``benchmarks/results/cnn_profile.md`` and ``.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -25,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: set to "default" in a child's environment: the C allocator as it comes (no ``keep_freed_memory``)
+ALLOCATOR_SWITCH = "DIGITNET_PROFILE_ALLOCATOR"
 
 
 def step_function(layer_times: dict | None):
@@ -43,12 +47,13 @@ def step_function(layer_times: dict | None):
         from digitnet.training.sgd import one_hot, update_mini_batch
 
         LAYERS = {}
-    try:  # as `digitnet train` runs since it keeps freed memory for reuse
-        from digitnet.training.allocator import keep_freed_memory
-
-        keep_freed_memory()
-    except ImportError:
-        pass
+    if os.environ.get(ALLOCATOR_SWITCH) != "default":
+        # freed memory kept for reuse as `digitnet` does, by this checkout's module whichever checkout
+        # is profiled: a comparison with an earlier commit then measures its layers, not its allocator
+        spec = importlib.util.spec_from_file_location("allocator", ROOT / "training" / "allocator.py")
+        allocator = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(allocator)
+        allocator.keep_freed_memory()
     recipe = recipe_named("cnn")
     rng = np.random.default_rng(1)
     network = initial_network(recipe, rng)
@@ -94,8 +99,10 @@ def child(steps: int, per_layer: bool) -> dict:
     return result
 
 
-def run(source: Path, steps: int, per_layer: bool) -> dict:
+def run(source: Path, steps: int, per_layer: bool, default_allocator: bool = False) -> dict:
     env = {**os.environ, **SINGLE_THREAD, "PYTHONPATH": str(source)}
+    if default_allocator:
+        env[ALLOCATOR_SWITCH] = "default"
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import cnn_profile; "
         "print(json.dumps(cnn_profile.child(int(sys.argv[2]), sys.argv[3] == '1')))"
@@ -119,9 +126,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--before", help="an earlier commit to compare with (e.g. 4783de5)")
+    parser.add_argument(
+        "--allocator", action="store_true", help="also compare this checkout's step with the C allocator's defaults"
+    )
     args = parser.parse_args()
     current = run(ROOT, args.steps, per_layer=True)
-    pairs = []
+    pairs, allocator = [], []
+    for _ in range(args.rounds if args.allocator else 0):
+        default = run(ROOT, args.steps, per_layer=False, default_allocator=True)["ms_per_step"]
+        kept = run(ROOT, args.steps, per_layer=False)["ms_per_step"]
+        allocator.append({"default": default, "kept": kept})
     if args.before:
         with tempfile.TemporaryDirectory() as scratch:
             old = Path(scratch) / "before"
@@ -137,13 +151,21 @@ def main() -> None:
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
     load = os.getloadavg()[0]
-    results = {"steps": args.steps, "current": current, "pairs": pairs, "before": args.before, "load_average": load}
+    results = {
+        "steps": args.steps,
+        "current": current,
+        "pairs": pairs,
+        "before": args.before,
+        "allocator": allocator,
+        "load_average": load,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cnn_profile.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = [
         "# Where a cnn training step spends its time",
         "",
-        f"`python benchmarks/cnn_profile.py{' --before ' + args.before if args.before else ''}`: one mini-batch of 64,"
+        f"`python benchmarks/cnn_profile.py{' --before ' + args.before if args.before else ''}"
+        f"{' --allocator' if args.allocator else ''}`: one mini-batch of 64,"
         f" single-threaded BLAS, process CPU time, mean of {args.steps} steps (1-minute load average {load:.1f}).",
         "",
         f"Whole step: **{current['ms_per_step']:.1f} ms**.",
@@ -157,8 +179,18 @@ def main() -> None:
         ratio = sum(p["before"] for p in pairs) / sum(p["after"] for p in pairs)
         lines += [
             "",
-            f"Against {args.before}, alternating fresh processes: "
+            f"Against {args.before} (its layers and training code, freed memory kept in both), alternating fresh"
+            " processes: "
             + ", ".join(f"{p['before']:.1f} → {p['after']:.1f} ms" for p in pairs)
+            + f"; the step is **{ratio:.2f}×** as fast.",
+        ]
+    if allocator:
+        ratio = sum(p["default"] for p in allocator) / sum(p["kept"] for p in allocator)
+        lines += [
+            "",
+            "This checkout with the C allocator's defaults → freed memory kept for reuse (`training/allocator.py`,"
+            " as `digitnet` runs), alternating fresh processes: "
+            + ", ".join(f"{p['default']:.1f} → {p['kept']:.1f} ms" for p in allocator)
             + f"; the step is **{ratio:.2f}×** as fast.",
         ]
     (RESULTS / "cnn_profile.md").write_text("\n".join(lines) + "\n")

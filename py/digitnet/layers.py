@@ -276,8 +276,9 @@ class Conv2D(Layer):
         f, c, k, _ = self.weight.shape
         columns = cache if cache is not None else im2col(x, k, self.stride, self.padding)[0]
         g = grad_y.reshape(-1, f)
-        # Gᵀ·P with Gᵀ made contiguous first: BLAS is markedly faster on it than on the transposed view
-        grad_w = (np.ascontiguousarray(g.T) @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
+        # Gᵀ·P on the transposed view: BLAS takes it as it is (a contiguous copy of Gᵀ cost more than it
+        # saved once freed memory is reused, benchmarks/cnn_profile.py)
+        grad_w = (g.T @ columns).reshape(f, k, k, c).transpose(0, 3, 1, 2)
         grads = {"weight": np.ascontiguousarray(grad_w), "bias": g.sum(axis=0)}
         if not need_grad_x:
             return None, grads
