@@ -22,6 +22,8 @@ def predict_in_batches(network: Network, images: np.ndarray, batch: int = EVAL_B
     return digits
 
 
-def correct_in_batches(network: Network, images: np.ndarray, labels: np.ndarray, batch: int = EVAL_BATCH) -> int:
+def correct_in_batches(
+    network: Network, images: np.ndarray, labels: np.ndarray, batch: int = EVAL_BATCH, dtype: type = np.float64
+) -> int:
     """How many of ``images (n, 784)`` the network classifies as ``labels (n,)``, ``batch`` rows at a time."""
-    return network.accuracy(images, labels, batch=batch)
+    return network.accuracy(images, labels, batch=batch, dtype=dtype)
