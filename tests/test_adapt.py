@@ -88,7 +88,8 @@ def test_adapting_learns_a_style_keeps_mnist_and_is_deterministic(replay):
     fresh = samples_of(50, 2)
     x = np.array([s.render() for s in fresh])
     y = np.array([s.label for s in fresh])
-    assert np.mean(base.predict(x) == y) < 0.8 <= np.mean(adapted.predict(x) == y)
+    base_right, adapted_right = np.mean(base.predict(x) == y), np.mean(adapted.predict(x) == y)
+    assert base_right <= 0.85 and adapted_right >= max(0.9, base_right + 0.1)  # the style is learned
     assert report.person_after > report.person_before and report.accepted
     assert report.holdout_after >= report.holdout_before - 1
     assert np.array_equal(adapted.feedforward(x), again.feedforward(x))
@@ -127,7 +128,7 @@ def test_cli_adapt_evaluate_and_bad_files(tmp_path, capsys):
     assert "your drawings (held back, 5-fold):" in printed and "MNIST holdout (500 images):" in printed
     assert main(["evaluate", str(ROOT / "weights" / "cnn.json"), "--strokes", str(samples)]) == 0
     printed = capsys.readouterr().out
-    assert "correct =" in printed and "  2: 0 / 2 = 0 % (read 2 as 7)" in printed
+    assert "correct =" in printed and "  1: 0 / 2 = 0 % (read 2 as 7)" in printed  # this style's flagged 1s
     bad = tmp_path / "bad.json"
     bad.write_text(file_with(label=-1))
     assert main(["evaluate", str(ROOT / "weights" / "cnn.json"), "--strokes", str(bad)]) == 2
