@@ -29,9 +29,7 @@ self.fetch = async (resource, options) => {
 export async function startPython(post, module) {
   post({ type: "status", text: "Loading the Python runtime (Pyodide)…" });
   const indexURL = new URL("./pyodide/", import.meta.url).href;
-  // packages named here are fetched as soon as the lock file is read, while the runtime is still
-  // starting, instead of after it; loadPackage below then only reports what went wrong, if anything
-  const pyodide = await Promise.race([loadPyodide({ indexURL, packages: ["digitnet"] }), loadFailed]);
+  const pyodide = await Promise.race([loadPyodide({ indexURL }), loadFailed]);
   post({ type: "status", text: "Loading NumPy and digitnet…" });
   const errors = [];
   const packages = pyodide.loadPackage(["digitnet"], {
