@@ -31,14 +31,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from browser import served_site  # noqa: E402
 from record import record  # noqa: E402
 
 from digitnet import load_model  # noqa: E402
 from digitnet.strokes import normalise_strokes  # noqa: E402
 from digitnet.strokesfile import Sample, dump_strokes  # noqa: E402
-from digitnet.web.serve import start_server, url_of  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, REPLAY_FILE, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN, REPLAY_FILE  # noqa: E402
 from tests.handstyle import styled_set  # noqa: E402
 from tests.webpage import draw, pad_size, wait_ready, wait_until  # noqa: E402
 
@@ -105,20 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pyodide-from", default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN))
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "site"
-        build_site(site, args.pyodide_from, ROOT / "weights")
-        replay_kb = (site / "data" / REPLAY_FILE).stat().st_size / 1000
-        server = start_server(site, 0)
-        executable = chromium_executable()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            run = measure(browser, url_of(server), Path(tmp))
-            browser.close()
-        server.shutdown()
+    with tempfile.TemporaryDirectory() as tmp, served_site(args.pyodide_from, Path(tmp)) as served:
+        replay_kb = (served.folder / "data" / REPLAY_FILE).stat().st_size / 1000
+        run = measure(served.browser, served.url, Path(tmp))
     result = {
         "default_model": "cnn.json",
         "samples": 50,

@@ -26,13 +26,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from browser import served_site  # noqa: E402
 from record import record  # noqa: E402
 
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
-from digitnet.web.serve import start_server, url_of  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 
 #: Opening the view may add this much to one prediction with the default model (median).
@@ -68,25 +67,16 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=20)
     parser.add_argument("--pyodide-from", default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN))
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
     data = load_mnist()
     digits = [trace_digit(data.test.images[i]) for i in range(args.digits)]
-    with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "site"
-        summary = build_site(site, args.pyodide_from, ROOT / "weights")
-        server = start_server(site, 0)
-        executable = chromium_executable()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            context = browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
-            page = context.new_page()
-            page.goto(url_of(server))
-            wait_ready(page)
-            times = measure(page, digits, args.rounds)
-            browser.close()
-        server.shutdown()
+    with tempfile.TemporaryDirectory() as tmp, served_site(args.pyodide_from, Path(tmp)) as served:
+        context = served.browser.new_context(service_workers="block", viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(served.url)
+        wait_ready(page)
+        times = measure(page, digits, args.rounds)
+        summary = served.summary
     figures = {
         key: {"median": statistics.median(v), "p95": float(np.percentile(v, 95)), "min": min(v), "runs": len(v)}
         for key, v in times.items()

@@ -28,12 +28,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from browser import served_site  # noqa: E402
 
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.number_sets import drawn_numbers, number_ink  # noqa: E402
-from digitnet.web.serve import start_server, url_of  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN  # noqa: E402
 from tests.test_numbers import encoded, photo_of  # noqa: E402
 from tests.webpage import draw, wait_ready, wait_until  # noqa: E402
 
@@ -134,8 +135,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pyodide-from", default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN))
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     test = load_mnist(os.environ.get("DIGITNET_DATA")).test
     numbers = drawn_numbers(test, 10, range(6, 7), seed=60)
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,16 +142,8 @@ def main() -> None:
         label = twelve_megapixel_photo(test, photo)
         cpython = cpython_photo(photo, args.rounds)
         print("CPython, 12-megapixel photo:", cpython, flush=True)
-        site = Path(tmp) / "site"
-        build_site(site, args.pyodide_from, ROOT / "weights")
-        server = start_server(site, 0)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                page = page_figures(browser, url_of(server), numbers, photo, args.rounds)
-                browser.close()
-        finally:
-            server.shutdown()
+        with served_site(args.pyodide_from, Path(tmp)) as served:
+            page = page_figures(served.browser, served.url, numbers, photo, args.rounds)
     runs = cpython["runs"]
     figures = {
         "photo_label": label,

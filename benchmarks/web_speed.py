@@ -27,13 +27,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from browser import served_site  # noqa: E402
 from record import record  # noqa: E402
 
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
-from digitnet.web.serve import start_server, url_of  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 
 BUDGETS = {
@@ -81,20 +80,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pyodide-from", default=os.environ.get("DIGITNET_PYODIDE", PYODIDE_CDN))
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     data = load_mnist()
     digits = [trace_digit(data.test.images[i]) for i in range(20)]
-    with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "site"
-        summary = build_site(site, args.pyodide_from, ROOT / "weights")
-        server = start_server(site, 0)
-        executable = chromium_executable()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            runs = measure(browser, url_of(server), digits, args.rounds)
-            browser.close()
-        server.shutdown()
+    with tempfile.TemporaryDirectory() as tmp, served_site(args.pyodide_from, Path(tmp)) as served:
+        runs = measure(served.browser, served.url, digits, args.rounds)
+        summary = served.summary
     figures = {key: {"median": statistics.median(v), "max": max(v), "runs": len(v)} for key, v in runs.items()}
     figures["prediction_ms"]["p95"] = float(np.percentile(runs["prediction_ms"], 95))
     figures["site_without_pyodide_mb"] = {"median": summary["without_pyodide"] / 1e6, "max": 0, "runs": 1}
