@@ -46,6 +46,26 @@ def assert_backprop_matches_finite_differences(network, cost, x, y) -> None:
             assert_close(grad, numerical_grad(total, layer.params()[key]))
 
 
+def assert_layer_backward_matches(layer, x: np.ndarray, g: np.ndarray, training: bool = False) -> tuple:
+    """``layer.backward`` with ``g = ∂C/∂y`` against central differences of ``C = Σ g ⊙ y``, in ``x`` and in
+    every parameter it returns a gradient for; ``training``: through ``train_forward`` (batch statistics,
+    its cache) instead of ``forward``. Returns ``(∂C/∂x, parameter gradients)``."""
+
+    def output():
+        return layer.train_forward(x, None)[0] if training else layer.forward(x)
+
+    def cost():
+        return float(np.sum(g * output()))
+
+    out, cache = layer.train_forward(x, None) if training else (layer.forward(x), None)
+    grad_x, grads = layer.backward(x, out, g, cache)
+    assert grad_x.shape == x.shape
+    assert_close(grad_x, numerical_grad(cost, x))
+    for key, grad in grads.items():
+        assert_close(grad, numerical_grad(cost, getattr(layer, key)))
+    return grad_x, grads
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
@@ -55,14 +75,8 @@ def test_dense_backward_matches_finite_differences(rng):
     layer = Dense(rng.standard_normal((4, 6)), rng.standard_normal(4))
     x = rng.standard_normal((5, 6))
     g = rng.standard_normal((5, 4))  # ∂C/∂z for the scalar C = Σ g ⊙ z
-
-    def cost():
-        return float(np.sum(g * layer.forward(x)))
-
-    grad_x, grads = layer.backward(x, layer.forward(x), g, None)
-    assert_close(grad_x, numerical_grad(cost, x))
-    assert_close(grads["weight"], numerical_grad(cost, layer.weight))
-    assert_close(grads["bias"], numerical_grad(cost, layer.bias))
+    _, grads = assert_layer_backward_matches(layer, x, g)
+    assert set(grads) == {"weight", "bias"}
 
 
 @pytest.mark.parametrize("layer", [Sigmoid(), ReLU(), Softmax()], ids=lambda layer: layer.kind)
@@ -70,13 +84,8 @@ def test_activation_backward_matches_finite_differences(layer, rng):
     x = rng.standard_normal((5, 7)) * 3
     x[np.abs(x) < 1e-3] = 0.5  # keep ReLU away from its kink
     g = rng.standard_normal((5, 7))
-
-    def cost():
-        return float(np.sum(g * layer.forward(x)))
-
-    analytic, grads = layer.backward(x, layer.forward(x), g, None)
+    _, grads = assert_layer_backward_matches(layer, x, g)
     assert grads == {}
-    assert_close(analytic, numerical_grad(cost, x))
 
 
 @pytest.mark.parametrize(
@@ -115,30 +124,16 @@ def test_conv_backward_matches_finite_differences(rng):
         layer = Conv2D(rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), stride, padding)
         x = rng.standard_normal((2, 7, 6, 2))
         g = rng.standard_normal(layer.forward(x).shape)
-
-        def cost(layer=layer, x=x, g=g):
-            return float(np.sum(g * layer.forward(x)))
-
-        out, columns = layer.train_forward(x, None)
-        grad_x, grads = layer.backward(x, out, g, columns)
-        assert np.array_equal(layer.backward(x, out, g, None)[0], grad_x)  # patches recomputed alike
-        assert grad_x.shape == x.shape
-        assert_close(grad_x, numerical_grad(cost, x))
-        assert_close(grads["weight"], numerical_grad(cost, layer.weight))
-        assert_close(grads["bias"], numerical_grad(cost, layer.bias))
+        grad_x, grads = assert_layer_backward_matches(layer, x, g, training=True)  # the patches as cache
+        assert set(grads) == {"weight", "bias"}
+        assert np.array_equal(layer.backward(x, layer.forward(x), g, None)[0], grad_x)  # patches recomputed alike
 
 
 @pytest.mark.parametrize("layer", [MaxPool(2), MaxPool(3), Reshape((-1,)), Dropout(0.3)], ids=lambda layer: layer.kind)
 def test_shape_layers_backward_matches_finite_differences(layer, rng):
     x = rng.permutation(2 * 7 * 7 * 3).reshape(2, 7, 7, 3) / 10.0  # distinct values: no ties in a pooling window
     g = rng.standard_normal(layer.forward(x).shape)
-
-    def cost():
-        return float(np.sum(g * layer.forward(x)))
-
-    analytic, _ = layer.backward(x, layer.forward(x), g, None)
-    assert analytic.shape == x.shape
-    assert_close(analytic, numerical_grad(cost, x))
+    assert_layer_backward_matches(layer, x, g)
 
 
 def test_dropout_mask_is_used_both_ways(rng):
@@ -181,15 +176,8 @@ def test_batchnorm_backward_matches_finite_differences(shape, rng):
     layer = batchnorm_layer(rng, shape[-1])
     x = rng.standard_normal(shape) * 2 + 1
     g = rng.standard_normal(shape)
-
-    def cost():
-        return float(np.sum(g * layer.train_forward(x, None)[0]))
-
-    out, cache = layer.train_forward(x, None)
-    grad_x, grads = layer.backward(x, out, g, cache)
-    assert_close(grad_x, numerical_grad(cost, x))
-    assert_close(grads["gamma"], numerical_grad(cost, layer.gamma))
-    assert_close(grads["beta"], numerical_grad(cost, layer.beta))
+    _, grads = assert_layer_backward_matches(layer, x, g, training=True)
+    assert set(grads) == {"gamma", "beta"}
 
 
 def test_batchnorm_normalises_the_batch_and_tracks_running_statistics(rng):
@@ -234,14 +222,8 @@ def test_batchnorm_inference_backward_matches_finite_differences(shape, rng):
     layer.mean[:], layer.variance[:] = rng.standard_normal(shape[-1]), rng.random(shape[-1]) + 0.5
     x = rng.standard_normal(shape)
     g = rng.standard_normal(shape)
-
-    def cost():
-        return float(np.sum(g * layer.forward(x)))
-
-    grad_x, grads = layer.backward(x, layer.forward(x), g, None)
-    assert_close(grad_x, numerical_grad(cost, x))
-    assert_close(grads["gamma"], numerical_grad(cost, layer.gamma))
-    assert_close(grads["beta"], numerical_grad(cost, layer.beta))
+    _, grads = assert_layer_backward_matches(layer, x, g)
+    assert set(grads) == {"gamma", "beta"}
 
 
 def test_saliency_equals_finite_differences_of_the_winning_output(rng):
