@@ -117,25 +117,25 @@ def test_augmentation_is_seeded_and_keeps_digits(mnist_data):
 
 
 def test_pixel_level_changes_follow_their_probabilities(mnist_data):
-    from digitnet.augment import pixel_level
+    from digitnet.augment import flip_pixels, stroke_level
     from digitnet.training.robustness import drawn
 
     images = mnist_data.test.images[:400]
     copies = drawn(images, np.random.default_rng(1))
-    all_drawn = pixel_level(images, np.random.default_rng(2), Augmentation(drawn=1.0), copies)
+    all_drawn = stroke_level(images, np.random.default_rng(2), Augmentation(drawn=1.0), copies)
     assert np.array_equal(all_drawn, copies)
-    mixed = pixel_level(images, np.random.default_rng(2), Augmentation(drawn=0.5), copies)
+    mixed = stroke_level(images, np.random.default_rng(2), Augmentation(drawn=0.5), copies)
     replaced = np.all(mixed == copies, axis=1) & ~np.all(images == copies, axis=1)
     assert 0.35 < replaced.mean() < 0.65
-    noisy = pixel_level(images, np.random.default_rng(3), Augmentation(noise=1.0))
+    noisy = flip_pixels(images, np.random.default_rng(3), 1.0)
     flipped = np.sum((noisy > 0.5) != (images > 0.5), axis=1)
     assert 30 <= flipped.min() and flipped.max() <= 190 and 80 < flipped.mean() < 120
-    thick = pixel_level(images, np.random.default_rng(4), Augmentation(thick=1.0))
-    thin = pixel_level(images, np.random.default_rng(4), Augmentation(thin=1.0))
+    thick = stroke_level(images, np.random.default_rng(4), Augmentation(thick=1.0))
+    thin = stroke_level(images, np.random.default_rng(4), Augmentation(thin=1.0))
     assert np.all(thick >= images) and np.all(thin <= images)
     assert np.array_equal(thick, morphology(images, np.maximum, 3))
     with pytest.raises(ValueError, match="needs the drawn copy"):
-        pixel_level(images, np.random.default_rng(2), Augmentation(drawn=0.5))
+        stroke_level(images, np.random.default_rng(2), Augmentation(drawn=0.5))
 
 
 def test_short_cnn_run_learns(mnist_data, tmp_path):

@@ -66,7 +66,7 @@ def augment(
             [augment(images[s], rng, settings, geometric, None if drawn is None else drawn[s]) for s in pieces]
         )
     if settings.pixel_level:
-        images = pixel_level(images, rng, settings, drawn, noise=False)
+        images = stroke_level(images, rng, settings, drawn)
     if geometric:
         images = distort(images, rng, settings)
     return flip_pixels(images, rng, settings.noise) if settings.noise > 0 else images
@@ -137,15 +137,11 @@ def sample_bilinear(images: np.ndarray, source: np.ndarray) -> np.ndarray:
     return top * (1 - fr) + bottom * fr
 
 
-def pixel_level(
-    images: np.ndarray,
-    rng: np.random.Generator,
-    settings: Augmentation,
-    drawn: np.ndarray | None = None,
-    noise: bool = True,
+def stroke_level(
+    images: np.ndarray, rng: np.random.Generator, settings: Augmentation, drawn: np.ndarray | None = None
 ) -> np.ndarray:
-    """``images (n, 784)`` with the pixel-level changes of ``settings``, each drawn per image
-    (without the flipped pixels unless ``noise``)."""
+    """``images (n, 784)`` with the stroke-level changes of ``settings`` (drawn copies, thinner and
+    thicker strokes), each drawn per image; the flipped pixels are ``flip_pixels``."""
     out = images.astype(np.float32, copy=True)
     n = len(out)
     if settings.drawn > 0:
@@ -157,7 +153,7 @@ def pixel_level(
         if probability > 0:
             pick = np.flatnonzero(rng.random(n) < probability)
             out[pick] = morphology(out[pick], pairwise, size)
-    return flip_pixels(out, rng, settings.noise) if noise and settings.noise > 0 else out
+    return out
 
 
 def flip_pixels(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:

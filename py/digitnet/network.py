@@ -78,7 +78,7 @@ class Network:
                     layers[-1] = merged
                     continue
             layers.append(layer)
-        layers = [copy.copy(layer) for layer in layers]  # float64 copies: self keeps its own parameters
+        layers = [copy.copy(layer) for layer in layers]  # copies in dtype: self keeps its own parameters
         for layer in layers:
             for key, value in layer.params().items():
                 setattr(layer, key, value.astype(dtype))
