@@ -53,6 +53,11 @@ class Recipe:
     data: str = "mnist"
     noise_high: int = 150  # most pixels flipped in a noisy copy
 
+    @property
+    def watches_training(self) -> bool:
+        """Whether every epoch is measured on the training split too (watched, or selected on)."""
+        return self.monitor_training or self.select_on == "training"
+
     def settings(self) -> dict[str, Any]:
         """Everything that determines the trained weights (a resumed run must match it)."""
         skip = ["name", "description", "book", "original", "target", "monitor_training"]

@@ -172,7 +172,7 @@ def evaluate_epoch(network: Network, cost: Any, data: Mnist, targets: np.ndarray
     computed again in float64, as every reader computes them (``finish``).
     """
     figures: dict[str, Any] = {}
-    if recipe.monitor_training or recipe.select_on == "training":
+    if recipe.watches_training:
         cost_value = total_cost(network, cost, data.train.images, targets, recipe.l2)
         figures["training_cost"] = round(cost_value, 6)
     return {**figures, **split_figures(network.folded(np.float32), data, recipe, np.float32)}
@@ -182,7 +182,7 @@ def split_figures(network: Network, data: Mnist, recipe: Recipe, dtype: type = n
     """``{split}_correct`` and ``{split}_accuracy`` (%) on the held-out splits, and on the training
     split where the recipe watches or selects on it."""
     splits: dict[str, Split | None] = {"validation": data.validation, "test": data.test}
-    if recipe.monitor_training or recipe.select_on == "training":
+    if recipe.watches_training:
         splits = {"training": data.train, **splits}
     figures: dict[str, Any] = {}
     for name, split in splits.items():
