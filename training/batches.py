@@ -1,8 +1,10 @@
 """Inference over many images in fixed-size batches, so memory follows the batch, not the data set.
 
 The widest array of the committed models is the cnn's second convolution laid out as
-patches (im2col): 8 · 8 rows of 5 · 5 · 32 float64 values, 410 kB per image. A batch of
-``EVAL_BATCH`` = 250 images keeps it near 100 MB; the whole test set at once would need 4 GB.
+patches (im2col): 8 · 8 rows of 5 · 5 · 32 float64 values, 410 kB per image; the whole test set
+at once would need 4 GB. A batch of ``EVAL_BATCH`` = 50 images keeps it near 20 MB, and its
+arrays stay in the caches: 10,000 cnn images take 1.05 s in float32, against 1.24 s in batches
+of 250 and 1.8 s in batches of 1,000 (4 alternated runs).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 
 from digitnet.network import Network
 
-EVAL_BATCH = 250
+EVAL_BATCH = 50
 
 
 def predict_in_batches(network: Network, images: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:

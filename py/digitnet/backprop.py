@@ -127,6 +127,8 @@ def apply_gradients(
     """
     params, flat, weights = [], [], []
     for i, (layer, layer_grads) in enumerate(zip(network.layers, grads, strict=True)):
+        if not layer_grads:
+            continue
         rate = 1.0 if rates is None else rates[i]
         for key, g in layer_grads.items():
             params.append(getattr(layer, key))

@@ -29,8 +29,12 @@ class SGD:
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
         decay = self.lr * self.l2 / self.n
         if self.momentum == 0:
+            if not decay:  # Nielsen's ch. 1 and 2 nets: nothing but the step, one pass per tensor
+                for p, g in zip(params, grads, strict=True):
+                    p -= g
+                return
             for p, g, is_weight in zip(params, grads, weights, strict=True):
-                if is_weight and decay:
+                if is_weight:
                     p *= 1 - decay
                 p -= g
             return
