@@ -120,20 +120,19 @@ def elastic_field(n: int, rng: np.random.Generator, settings: Augmentation) -> n
 def sample_bilinear(images: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Values of ``images (n, 28, 28)`` at fractional ``source (n, p, 2)`` (row, col) points; 0 outside."""
     n = len(images)
+    width = SIDE + 2
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
     r = np.clip(source[..., 0] + 1, 0, SIDE)  # shifted into the padded frame and kept inside it
     c = np.clip(source[..., 1] + 1, 0, SIDE)
     floor_r, floor_c = np.floor(r), np.floor(c)
     fr, fc = r - floor_r, c - floor_c  # in the sampling points' own type (float − int would be float64)
-    r0, c0 = floor_r.astype(np.intp), floor_c.astype(np.intp)
-    flat = padded.reshape(n, -1)
-    width = SIDE + 2
-
-    def at(dr: int, dc: int) -> np.ndarray:
-        return np.take_along_axis(flat, (r0 + dr) * width + (c0 + dc), axis=1)
-
-    top = at(0, 0) * (1 - fc) + at(0, 1) * fc
-    bottom = at(1, 0) * (1 - fc) + at(1, 1) * fc
+    # each point's top-left neighbour as one index into all the padded images laid end to end: a
+    # flat take gathers twice as fast as take_along_axis row by row
+    index = floor_r.astype(np.intp) * width + floor_c.astype(np.intp)
+    index += np.arange(0, n * width * width, width * width)[:, None]
+    flat = padded.ravel()
+    top = flat.take(index) * (1 - fc) + flat.take(index + 1) * fc
+    bottom = flat.take(index + width) * (1 - fc) + flat.take(index + width + 1) * fc
     return top * (1 - fr) + bottom * fr
 
 
