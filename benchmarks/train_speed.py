@@ -193,8 +193,9 @@ def torch_cnn(network):
         config = layer.config()
         flat = any(getattr(earlier, "shape", None) == (-1,) for earlier in network.layers[:i])
         module = {
-            "conv2d": lambda c=config: nn.Conv2d(c.get("channels"), c.get("filters"), c.get("size"), c.get("stride"),
-                                                 c.get("padding")),
+            "conv2d": lambda c=config: nn.Conv2d(
+                c.get("channels"), c.get("filters"), c.get("size"), c.get("stride"), c.get("padding")
+            ),
             "batchnorm": lambda c=config, f=flat: (nn.BatchNorm1d if f else nn.BatchNorm2d)(c.get("features")),
             "relu": nn.ReLU,
             "maxpool": lambda c=config: nn.MaxPool2d(c.get("size")),
@@ -354,9 +355,11 @@ def markdown(report: dict) -> str:
             line += f" PyTorch, same architecture: {theirs:.1f} s per epoch (digitnet takes {ratio:.2f}× as long)."
         rounds = report.get("cnn_rounds", {})
         if rounds:
-            line += " Medians of alternated rounds: " + "; ".join(
-                f"{name} {', '.join(f'{v:.1f}' for v in values)} s" for name, values in rounds.items()
-            ) + "."
+            line += (
+                " Medians of alternated rounds: "
+                + "; ".join(f"{name} {', '.join(f'{v:.1f}' for v in values)} s" for name, values in rounds.items())
+                + "."
+            )
         lines += [line, ""]
     return "\n".join(lines)
 

@@ -133,12 +133,7 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     # parity: `digitnet adapt` on the exported file, same seed, gives the page's model
     (tmp_path / "mine.json").write_text(first)
     out = tmp_path / "adapted.json"
-    assert (
-        digitnet_main(
-            ["adapt", str(shipped), str(tmp_path / "mine.json"), "--out", str(out), "--seed", "0"]
-        )
-        == 0
-    )
+    assert digitnet_main(["adapt", str(shipped), str(tmp_path / "mine.json"), "--out", str(out), "--seed", "0"]) == 0
     x = test.images[1000:1200]
     difference = np.max(np.abs(load_model(out).feedforward(x) - page_outputs(page, x)))
     assert difference <= 1e-5, difference

@@ -111,9 +111,7 @@ def train_recipe(
             # the clean epochs drop the geometric distortion only: pixel-level changes stay
             images = augment(images, state.rng, settings_aug, geometric, drawn)
         on_batch = progress(epoch, len(data.train)) if progress else None
-        sgd_epoch(
-            state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch, rates
-        )
+        sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch, rates)
         seconds = time.perf_counter() - started
         figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}

@@ -184,9 +184,7 @@ def sgd_epoch(
 def total_cost(network: Network, cost: Cost, images: np.ndarray, targets: np.ndarray, l2: float) -> float:
     """Mean cost over a data set plus the L2 term ``(λ / 2n) Σ w²`` (n = its size, λ = ``l2``)."""
     n = len(images)
-    value = sum(
-        cost.value(network.feedforward(images[s : s + 1000]), targets[s : s + 1000]) for s in range(0, n, 1000)
-    )
+    value = sum(cost.value(network.feedforward(images[s : s + 1000]), targets[s : s + 1000]) for s in range(0, n, 1000))
     weights = sum(
         float(np.sum(layer.params()["weight"].astype(np.float64) ** 2))
         for layer in network.layers
