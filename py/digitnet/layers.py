@@ -132,8 +132,8 @@ class Dense(Layer):
         return z
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
-        grads = {"weight": grad_y.T @ x, "bias": np.add.reduce(grad_y, axis=0)}
-        return (grad_y @ self.weight if need_grad_x else None), grads
+        grads = {"weight": grad_y.T @ x, "bias": grad_y.sum(axis=0)}
+        return (self.input_backward(x, y, grad_y) if need_grad_x else None), grads
 
     def input_backward(self, x, y, grad_y):
         return grad_y @ self.weight
