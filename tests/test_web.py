@@ -255,3 +255,45 @@ def test_works_offline_after_the_first_visit(browser, site, tmp_path, mnist_data
     draw(page, strokes)
     assert shown_prediction(page, len(strokes))[0] == "4"
     context.close()
+
+
+def test_python_start_is_kept_for_the_next_visit_and_a_bad_copy_is_replaced(browser, site, mnist_data):
+    """The first visit keeps a snapshot of Python just started; the next restores it and reads digits
+    as before; a snapshot that cannot be restored gives a fresh start (and a new snapshot), not an error."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, service_workers="block")
+    page = context.new_page()
+    server = start_server(site, 0)
+    index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
+
+    def visit(first: bool) -> str:
+        page.goto(url_of(server)) if first else page.reload()
+        wait_ready(page)
+        wait_until(page, "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'", 60)
+        page.click("#clear")
+        size = pad_size(page)
+        strokes = [p / 28 * 0.5 * size + 0.2 * size for p in trace_digit(mnist_data.test.images[index])]
+        draw(page, strokes)
+        assert shown_prediction(page, len(strokes))[0] == "7"
+        return page.evaluate("document.body.dataset.python")
+
+    try:
+        assert visit(first=True) == "fresh start"
+        assert page.evaluate("document.body.dataset.snapshot") == "saved"
+        assert visit(first=False) == "snapshot"
+        # spoil the kept copy: the next visit starts afresh and keeps a good one again
+        spoiled = page.evaluate(
+            """async () => {
+                const cache = await caches.open("python-snapshot");
+                const keys = await cache.keys();
+                for (const key of keys) await cache.put(key, new Response(new Uint8Array(4096)));
+                return keys.length;
+            }"""
+        )
+        assert spoiled == 1
+        assert visit(first=False) == "fresh start"
+        assert page.evaluate("document.body.dataset.snapshot") == "saved"
+        assert visit(first=False) == "snapshot"
+    finally:
+        server.shutdown()
+        server.server_close()
+        context.close()

@@ -294,9 +294,13 @@ worker.addEventListener("message", ({ data }) => {
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
+    document.body.dataset.python = data.python; // "snapshot" or "fresh start" (web/python.js)
     setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
     keepOffline();
     if (drawing.strokes.length) requestPrediction(false);
+  } else if (data.type === "snapshot") {
+    document.body.dataset.snapshot = data.saved ? "saved" : "not saved";
+    if (!data.saved) console.warn("Python's start could not be kept for the next visit:", data.reason);
   } else if (data.type === "result") {
     requests.busy = false;
     showResult(data);

@@ -2,7 +2,7 @@
 // adapting worker (adapt-worker.js). Packages (numpy and the digitnet wheel) come from this site's
 // pyodide-lock.json, which carries their sha256: the browser refuses a file that does not match.
 
-import { loadPyodide } from "./pyodide/pyodide.mjs";
+import { loadPyodide, version } from "./pyodide/pyodide.mjs";
 
 // Pyodide waits forever when a file it fetches (the WebAssembly module, the standard
 // library) is missing: fail fast instead, naming the file, while the runtime loads.
@@ -26,10 +26,78 @@ self.fetch = async (resource, options) => {
   return response;
 };
 
+// Pyodide's own start (about 2 s here) is mostly the interpreter starting up. A memory snapshot of
+// an interpreter just started (Pyodide's experimental _makeSnapshot, about 21 MB) restores in
+// about 0.15 s: the first start takes one and keeps it in Cache Storage, later starts restore it.
+// A snapshot that is missing, unreadable or refused (another Pyodide build) means a fresh start
+// and a new snapshot. The cache's name is not the service worker's "digitnet-…", which a new
+// site version deletes.
+const SNAPSHOTS = "python-snapshot";
+const snapshotUrl = (indexURL) => `${indexURL}snapshot-${version}.bin`;
+// how this worker's Python started: "snapshot" or "fresh start" (for the page and its tests)
+export let pythonStart = null;
+
+async function savedSnapshot(indexURL) {
+  try {
+    const response = await (await caches.open(SNAPSHOTS)).match(snapshotUrl(indexURL));
+    const bytes = response ? new Uint8Array(await response.arrayBuffer()) : null;
+    return bytes && looksWhole(bytes) ? bytes : null;
+  } catch {
+    return null; // no Cache Storage here (an insecure origin): start afresh
+  }
+}
+
+// Pyodide checks a snapshot's build only after it has sized the WebAssembly memory by it, and a
+// memory that cannot be made hangs its start instead of failing: check the header first (Pyodide
+// 0.27's layout: magic number, offset of the heap, then the heap in whole 64 KiB pages).
+const SNAPSHOT_MAGIC = 1886286592;
+function looksWhole(bytes) {
+  if (bytes.byteLength < 64 || bytes.byteOffset % 4) return false;
+  const [magic, heapStart] = new Uint32Array(bytes.buffer, bytes.byteOffset, 2);
+  const heap = bytes.byteLength - heapStart;
+  return magic === SNAPSHOT_MAGIC && heapStart % 16 === 0 && heap >= 1 << 20 && heap % 65536 === 0;
+}
+
+async function keepSnapshot(indexURL, snapshot, post) {
+  try {
+    const headers = { "Content-Type": "application/octet-stream" };
+    await (await caches.open(SNAPSHOTS)).put(snapshotUrl(indexURL), new Response(snapshot, { headers }));
+    post({ type: "snapshot", saved: true });
+  } catch (error) {
+    post({ type: "snapshot", saved: false, reason: String(error) });
+  }
+}
+
+async function forgetSnapshot(indexURL) {
+  try {
+    await (await caches.open(SNAPSHOTS)).delete(snapshotUrl(indexURL));
+  } catch {
+    // nothing kept, nothing to forget
+  }
+}
+
+async function startRuntime(indexURL, post) {
+  const saved = await savedSnapshot(indexURL);
+  if (saved) {
+    try {
+      const restored = loadPyodide({ indexURL, _loadSnapshot: saved });
+      const late = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer in 20 s")), 20000));
+      return { pyodide: await Promise.race([restored, late]), from: "snapshot" };
+    } catch (error) {
+      console.warn("the saved Python snapshot could not be restored; starting afresh:", error);
+      await forgetSnapshot(indexURL);
+    }
+  }
+  const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true });
+  keepSnapshot(indexURL, pyodide.makeMemorySnapshot(), post); // kept while the packages load
+  return { pyodide, from: "fresh start" };
+}
+
 export async function startPython(post, module) {
   post({ type: "status", text: "Loading the Python runtime (Pyodide)…" });
   const indexURL = new URL("./pyodide/", import.meta.url).href;
-  const pyodide = await Promise.race([loadPyodide({ indexURL }), loadFailed]);
+  const { pyodide, from } = await Promise.race([startRuntime(indexURL, post), loadFailed]);
+  pythonStart = from;
   post({ type: "status", text: "Loading NumPy and digitnet…" });
   const errors = [];
   const packages = pyodide.loadPackage(["digitnet"], {

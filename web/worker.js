@@ -2,7 +2,7 @@
 // Packages (numpy and the digitnet wheel) come from this site's pyodide-lock.json, which
 // carries their sha256: the browser refuses a file that does not match.
 
-import { fetchModel, loadPackage, reason, startPython, toJs } from "./python.js";
+import { fetchModel, loadPackage, pythonStart, reason, startPython, toJs } from "./python.js";
 
 const started = performance.now();
 const post = (message) => self.postMessage(message);
@@ -29,7 +29,7 @@ async function handle(message) {
   const app = await webapp;
   if (message.type === "model") {
     const info = toJs(app.load(await text, message.name));
-    post({ type: "ready", info, seconds: (performance.now() - started) / 1000 });
+    post({ type: "ready", info, seconds: (performance.now() - started) / 1000, python: pythonStart });
   } else if (message.type === "predict") {
     // one digit, or (number mode) the strokes grouped into digits
     const t0 = performance.now();
