@@ -266,9 +266,14 @@ def test_python_start_is_kept_for_the_next_visit_and_a_bad_copy_is_replaced(brow
     index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
 
     def visit(first: bool) -> str:
-        page.goto(url_of(server)) if first else page.reload()
+        if first:
+            page.goto(url_of(server))
+        else:
+            page.reload()
         wait_ready(page)
-        wait_until(page, "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'", 60)
+        # a fresh start reports whether its snapshot was kept; a restored start keeps none
+        kept_or_restored = "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'"
+        wait_until(page, kept_or_restored, 60)
         page.click("#clear")
         size = pad_size(page)
         strokes = [p / 28 * 0.5 * size + 0.2 * size for p in trace_digit(mnist_data.test.images[index])]
