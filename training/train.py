@@ -209,8 +209,8 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
         "selected_on": recipe.select_on,
         "best_epoch": best_epoch["epoch"],
         "epochs": state.epochs_done,
-        # the epoch's figures as the history watched them (float32), then the model's own (float64)
-        **{k: v for k, v in best_epoch.items() if k.endswith(("_accuracy", "_correct"))},
+        # the model's own figures in float64, as every reader computes them (the history's float32
+        # figures for this epoch may differ by an image)
         **split_figures(best, data, recipe),
         "test_size": len(data.test) if data.test is not None else 0,
         "validation_size": len(data.validation) if data.validation is not None else 0,
