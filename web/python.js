@@ -79,13 +79,18 @@ async function forgetSnapshot(indexURL) {
 async function startRuntime(indexURL, post) {
   const saved = await savedSnapshot(indexURL);
   if (saved) {
+    let timer = null;
     try {
       const restored = loadPyodide({ indexURL, _loadSnapshot: saved });
-      const late = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer in 20 s")), 20000));
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no answer in 20 s")), 20000);
+      });
       return { pyodide: await Promise.race([restored, late]), from: "snapshot" };
     } catch (error) {
       console.warn("the saved Python snapshot could not be restored; starting afresh:", error);
       await forgetSnapshot(indexURL);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true });
