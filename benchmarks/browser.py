@@ -11,7 +11,8 @@ from typing import Any
 
 from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import build_site
-from tests.conftest import CHROMIUM_ARGS, ROOT, chromium_executable
+from digitnet.web.snapshot import CHROMIUM_ARGS, chromium_executable
+from tests.conftest import ROOT
 
 
 @dataclass
@@ -29,7 +30,7 @@ def served_site(pyodide_from: str, folder: Path) -> Iterator[ServedSite]:
     from playwright.sync_api import sync_playwright
 
     site = folder / "site"
-    summary = build_site(site, pyodide_from, ROOT / "weights")
+    summary = build_site(site, pyodide_from, ROOT / "weights", python_snapshot="yes")
     server = start_server(site, 0)
     try:
         with sync_playwright() as playwright:

@@ -18,6 +18,7 @@ import os
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,10 @@ def page_times(page) -> tuple[float, float]:
     return float(marks[0]) / 1000, float(marks[1]) / 1000
 
 
-def measure(browser, url: str, digits: list[list[np.ndarray]], rounds: int) -> dict:
+def measure(browser, url: str, digits: list[list[np.ndarray]], rounds: int) -> tuple[dict, dict]:
+    """The figures of ``rounds`` new browser profiles, and how Python started in each (web/python.js)."""
     cold, warm, pad, predictions = [], [], [], []
+    starts = {"cold": [], "warm": []}
     for _ in range(rounds):
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
@@ -60,10 +63,12 @@ def measure(browser, url: str, digits: list[list[np.ndarray]], rounds: int) -> d
         usable, ready = page_times(page)
         pad.append(usable)
         cold.append(ready)
+        starts["cold"].append(page.evaluate("document.body.dataset.python"))
         wait_until(page, "document.body.dataset.offline === 'ready'")
         page.reload()
         wait_ready(page)
         warm.append(page_times(page)[1])
+        starts["warm"].append(page.evaluate("document.body.dataset.python"))
         size = pad_size(page)
         for strokes in digits:
             page.click("#clear")
@@ -72,7 +77,7 @@ def measure(browser, url: str, digits: list[list[np.ndarray]], rounds: int) -> d
             shown_prediction(page, len(scaled))
             predictions.append(float(page.get_attribute("#prediction", "data-ms")))
         context.close()
-    return {"canvas_usable_s": pad, "cold_ready_s": cold, "warm_ready_s": warm, "prediction_ms": predictions}
+    return {"canvas_usable_s": pad, "cold_ready_s": cold, "warm_ready_s": warm, "prediction_ms": predictions}, starts
 
 
 def main() -> None:
@@ -83,7 +88,7 @@ def main() -> None:
     data = load_mnist()
     digits = [trace_digit(data.test.images[i]) for i in range(20)]
     with tempfile.TemporaryDirectory() as tmp, served_site(args.pyodide_from, Path(tmp)) as served:
-        runs = measure(served.browser, served.url, digits, args.rounds)
+        runs, starts = measure(served.browser, served.url, digits, args.rounds)
         summary = served.summary
     figures = {key: {"median": statistics.median(v), "max": max(v), "runs": len(v)} for key, v in runs.items()}
     figures["prediction_ms"]["p95"] = float(np.percentile(runs["prediction_ms"], 95))
@@ -94,6 +99,8 @@ def main() -> None:
         "figures": figures,
         "budgets": BUDGETS,
         "models_mb": summary["models_bytes"] / 1e6,
+        "python_start": starts,
+        "python_snapshot_mb": summary["python_snapshot"].get("bytes", 0) / 1e6,
     }
     record("web_speed", report, markdown(report))
 
@@ -125,6 +132,14 @@ def markdown(report: dict) -> str:
         "",
         f"One prediction, 95th percentile: {p95:.2f} ms.",
         f"Of the site without Pyodide, the models take {report['models_mb']:.2f} MB.",
+        f"The site ships a snapshot of Python just started ({report['python_snapshot_mb']:.1f} MB gzipped, "
+        "beside Pyodide's own files; `web/snapshot.py`).",
+        "How Python started: "
+        + "; ".join(
+            f"{visit} — " + ", ".join(f"{how} × {n}" for how, n in Counter(ways).items())
+            for visit, ways in report["python_start"].items()
+        )
+        + ".",
         "",
     ]
     return "\n".join(lines)

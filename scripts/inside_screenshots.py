@@ -22,7 +22,7 @@ from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.tracing import trace_digit  # noqa: E402
 from digitnet.web.serve import start_server, url_of  # noqa: E402
 from digitnet.web.site import PYODIDE_CDN, build_site  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from digitnet.web.snapshot import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}

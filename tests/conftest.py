@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from digitnet.training.mnist import load_mnist, locate
+from digitnet.web.snapshot import CHROMIUM_ARGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,17 +24,6 @@ def mnist_data(data_dir):
 
 # ---------------------------------------------------------------- the web site in a real browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def pyodide_source() -> str:
     """Where the tests take Pyodide from: $DIGITNET_PYODIDE, else the Pyodide CDN."""
@@ -44,19 +34,12 @@ def pyodide_source() -> str:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The static site built from this checkout, with the committed models."""
+    """The static site built from this checkout, with the committed models and a Python snapshot."""
     from digitnet.web.site import build_site
 
     out = tmp_path_factory.mktemp("site") / "site"
-    build_site(out, pyodide_source(), ROOT / "weights")
+    build_site(out, pyodide_source(), ROOT / "weights", python_snapshot="yes")
     return out
-
-
-def chromium_executable() -> str:
-    """Debian's Chromium, or $DIGITNET_CHROMIUM (Playwright's own browser download is not used)."""
-    import shutil
-
-    return os.environ.get("DIGITNET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")

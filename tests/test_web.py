@@ -14,6 +14,7 @@ from digitnet import load_model, parse_model
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import SITE_BUDGET_WITHOUT_PYODIDE, SiteError, build_site, model_files, site_sizes
+from digitnet.web.snapshot import SNAPSHOT_FILE, check_snapshot
 
 from .conftest import ROOT, pyodide_source
 from .webpage import draw, pad_size, shown_prediction, wait_ready, wait_until
@@ -257,23 +258,46 @@ def test_works_offline_after_the_first_visit(browser, site, tmp_path, mnist_data
     context.close()
 
 
-def test_python_start_is_kept_for_the_next_visit_and_a_bad_copy_is_replaced(browser, site, mnist_data):
-    """The first visit keeps a snapshot of Python just started; the next restores it and reads digits
-    as before; a snapshot that cannot be restored gives a fresh start (and a new snapshot), not an error."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, service_workers="block")
-    page = context.new_page()
-    server = start_server(site, 0)
-    index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
+def test_site_ships_a_snapshot_of_python_just_started(site):
+    shipped = site / "pyodide" / SNAPSHOT_FILE
+    check_snapshot(gzip.decompress(shipped.read_bytes()))  # Pyodide 0.27's header, whole pages
+    assert 2_000_000 < shipped.stat().st_size < 10_000_000
+    precached = json.loads(re.search(r"const FILES = (\[.*?\]);", (site / "sw.js").read_text()).group(1))
+    assert f"./pyodide/{SNAPSHOT_FILE}" in precached  # offline, a later visit restores it too
 
-    def visit(first: bool) -> str:
-        if first:
-            page.goto(url_of(server))
+
+def test_build_without_a_browser_ships_no_snapshot_or_fails_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITNET_CHROMIUM", str(tmp_path / "no-chromium-here"))
+    summary = build_site(tmp_path / "auto", pyodide_source(), ROOT / "weights", python_snapshot="auto")
+    assert "no Chromium at" in summary["python_snapshot"]["skipped"]
+    assert not (tmp_path / "auto" / "pyodide" / SNAPSHOT_FILE).exists()
+    with pytest.raises(SiteError, match="cannot make the Python snapshot: no Chromium at"):
+        build_site(tmp_path / "yes", pyodide_source(), ROOT / "weights", python_snapshot="yes")
+    assert not (tmp_path / "yes").exists()
+
+
+def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site, mnist_data, tmp_path):
+    """A first visit restores the snapshot shipped with the site (made by the builder on another port,
+    so another origin), reads digits as a fresh start does and keeps it for the next visit. Where the
+    shipped copy is broken, the first visit starts afresh and keeps its own snapshot, the next
+    restores that one; a kept snapshot that cannot be restored gives a fresh start (and a new
+    snapshot), not an error."""
+    index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
+    broken = tmp_path / "site"
+    shutil.copytree(site, broken)
+    shipped = broken / "pyodide" / SNAPSHOT_FILE
+    shipped.write_bytes(shipped.read_bytes()[:100_000])  # cut short: not a whole gzip stream
+    servers = [start_server(site, 0), start_server(broken, 0)]
+    contexts = []
+
+    def visit(page, url: str | None = None) -> str:
+        if url:
+            page.goto(url)
         else:
             page.reload()
         wait_ready(page)
-        # a fresh start reports whether its snapshot was kept; a restored start keeps none
-        kept_or_restored = "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'"
-        wait_until(page, kept_or_restored, 60)
+        # a fresh start or the shipped snapshot reports whether it was kept; the kept one is not kept again
+        wait_until(page, "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'")
         page.click("#clear")
         size = pad_size(page)
         strokes = [p / 28 * 0.5 * size + 0.2 * size for p in trace_digit(mnist_data.test.images[index])]
@@ -281,10 +305,20 @@ def test_python_start_is_kept_for_the_next_visit_and_a_bad_copy_is_replaced(brow
         assert shown_prediction(page, len(strokes))[0] == "7"
         return page.evaluate("document.body.dataset.python")
 
+    def new_page():
+        contexts.append(browser.new_context(viewport={"width": 1200, "height": 900}, service_workers="block"))
+        return contexts[-1].new_page()
+
     try:
-        assert visit(first=True) == "fresh start"
+        page = new_page()
+        assert visit(page, url_of(servers[0])) == "shipped snapshot"
+        assert page.evaluate("document.body.dataset.snapshot") == "saved"  # kept as this browser's own
+        assert visit(page) == "snapshot"
+
+        page = new_page()
+        assert visit(page, url_of(servers[1])) == "fresh start"
         assert page.evaluate("document.body.dataset.snapshot") == "saved"
-        assert visit(first=False) == "snapshot"
+        assert visit(page) == "snapshot"
         # spoil the kept copy: the next visit starts afresh and keeps a good one again
         spoiled = page.evaluate(
             """async () => {
@@ -295,10 +329,12 @@ def test_python_start_is_kept_for_the_next_visit_and_a_bad_copy_is_replaced(brow
             }"""
         )
         assert spoiled == 1
-        assert visit(first=False) == "fresh start"
+        assert visit(page) == "fresh start"
         assert page.evaluate("document.body.dataset.snapshot") == "saved"
-        assert visit(first=False) == "snapshot"
+        assert visit(page) == "snapshot"
     finally:
-        server.shutdown()
-        server.server_close()
-        context.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for context in contexts:
+            context.close()

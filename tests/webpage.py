@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 from playwright.sync_api import Page
 
+from digitnet.web.snapshot import wait_until
+
 STATE = "document.body.dataset.state"
-
-
-def wait_until(page: Page, expression: str, timeout: float = 60.0) -> None:
-    """Poll ``expression`` in the page until it is truthy.
-
-    Playwright's ``wait_for_function`` compiles its predicate with ``eval``, which the
-    page's Content-Security-Policy forbids; ``evaluate`` is not subject to it.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if page.evaluate(expression):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"still false after {timeout} s: {expression} (status: {page.text_content('#status')})")
 
 
 def wait_ready(page: Page, timeout: float = 60.0) -> None:

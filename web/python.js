@@ -28,13 +28,15 @@ self.fetch = async (resource, options) => {
 
 // Pyodide's own start (about 2 s here) is mostly the interpreter starting up. A memory snapshot of
 // an interpreter just started (Pyodide's experimental _makeSnapshot, about 21 MB) restores in
-// about 0.15 s: the first start takes one and keeps it in Cache Storage, later starts restore it.
-// A snapshot that is missing, unreadable or refused (another Pyodide build) means a fresh start
-// and a new snapshot. The cache's name is not the service worker's "digitnet-…", which a new
-// site version deletes.
+// about 0.15 s. Where it comes from, in order: the one this browser kept in Cache Storage; the one
+// the site builder made in Chromium and shipped gzipped beside Pyodide (a first visit, which then
+// keeps it); else a fresh start, which takes one and keeps it. A snapshot that is missing, unreadable or refused (another
+// Pyodide build) falls through to the next. The cache's name is not the service worker's
+// "digitnet-…", which a new site version deletes.
 const SNAPSHOTS = "python-snapshot";
 const snapshotUrl = (indexURL) => `${indexURL}snapshot-${version}.bin`;
-// how this worker's Python started: "snapshot" or "fresh start" (for the page and its tests)
+const SHIPPED_SNAPSHOT = "python-snapshot.bin.gz"; // in pyodide/, written by web/snapshot.py
+// how this worker's Python started: "snapshot", "shipped snapshot" or "fresh start" (for the page and its tests)
 export let pythonStart = null;
 
 async function savedSnapshot(indexURL) {
@@ -44,6 +46,20 @@ async function savedSnapshot(indexURL) {
     return bytes && looksWhole(bytes) ? bytes : null;
   } catch {
     return null; // no Cache Storage here (an insecure origin): start afresh
+  }
+}
+
+// The site's own snapshot; a site built without one answers 404 (fetched without the wrapper above,
+// for which a missing file is a failed start).
+async function shippedSnapshot(indexURL) {
+  try {
+    const response = await fetchFromSite(indexURL + SHIPPED_SNAPSHOT);
+    if (!response.ok) return null;
+    const inflated = response.body.pipeThrough(new DecompressionStream("gzip"));
+    const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
+    return looksWhole(bytes) ? bytes : null;
+  } catch {
+    return null; // not gzip, cut short, offline: start afresh
   }
 }
 
@@ -76,21 +92,44 @@ async function forgetSnapshot(indexURL) {
   }
 }
 
+async function restore(indexURL, snapshot) {
+  let timer = null;
+  try {
+    const restored = loadPyodide({ indexURL, _loadSnapshot: snapshot });
+    // counted from the moment the snapshot is in hand: a slow download of it is no hang
+    const late = Promise.resolve(snapshot).then(
+      () =>
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer in 20 s")), 20000);
+        }),
+    );
+    return await Promise.race([restored, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function startRuntime(indexURL, post) {
   const saved = await savedSnapshot(indexURL);
   if (saved) {
-    let timer = null;
     try {
-      const restored = loadPyodide({ indexURL, _loadSnapshot: saved });
-      const late = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no answer in 20 s")), 20000);
-      });
-      return { pyodide: await Promise.race([restored, late]), from: "snapshot" };
+      return { pyodide: await restore(indexURL, saved), from: "snapshot" };
     } catch (error) {
       console.warn("the saved Python snapshot could not be restored; starting afresh:", error);
       await forgetSnapshot(indexURL);
-    } finally {
-      clearTimeout(timer);
+    }
+  } else {
+    // loadPyodide awaits the snapshot only once it has its own files in hand: fetching and inflating
+    // the shipped one overlaps with fetching and compiling Pyodide's
+    const shipped = shippedSnapshot(indexURL);
+    try {
+      const wanted = shipped.then((bytes) => bytes ?? Promise.reject(new Error("the site ships no snapshot")));
+      const pyodide = await restore(indexURL, wanted);
+      // kept as this browser's own: later visits read it as it is, without inflating it again
+      keepSnapshot(indexURL, await shipped, post);
+      return { pyodide, from: "shipped snapshot" };
+    } catch (error) {
+      if (await shipped) console.warn("the site's Python snapshot could not be restored; starting afresh:", error);
     }
   }
   const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true });

@@ -26,6 +26,7 @@ from typing import Any
 import digitnet
 from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
+from digitnet.web.snapshot import SnapshotError, make_python_snapshot, snapshot_browser_missing
 
 WEB = Path(__file__).resolve().parent
 # The checkout's weights folder; an installed package has none beside it, so then ./weights.
@@ -64,14 +65,22 @@ ROBUSTNESS_FILE = "robustness.json"
 REPLAY_FILE = "replay.npz"
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
+SNAPSHOT_CHOICES = ("auto", "yes", "no")
 
 
 class SiteError(RuntimeError):
     """The site cannot be built (a Pyodide file missing or altered, a broken model, ...)."""
 
 
-def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
-    """Write the whole site to ``out`` (replacing an earlier build there); return a summary."""
+def build_site(out: Path, pyodide_from: str, weights: Path, python_snapshot: str = "auto") -> dict[str, Any]:
+    """Write the whole site to ``out`` (replacing an earlier build there); return a summary.
+
+    ``python_snapshot``: "yes" ships a snapshot of Python just started (``web/snapshot.py``; it needs
+    Playwright and Chromium) or fails, "no" ships none, "auto" ships one when this machine can make it
+    and says why not otherwise (the page then starts Python afresh on a first visit).
+    """
+    if python_snapshot not in SNAPSHOT_CHOICES:
+        raise ValueError(f"python_snapshot must be one of {SNAPSHOT_CHOICES}, not {python_snapshot!r}")
     import pyodide_lock  # noqa: F401  (needed by write_lock: a plain install hears of the extra before any work)
 
     out = Path(out)
@@ -86,6 +95,7 @@ def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
         models = copy_models(weights, staging / "models")
         copy_replay(weights, staging / "data")
         vendor_pyodide(pyodide_from, staging / "pyodide")
+        snapshot = ship_python_snapshot(staging, python_snapshot)
         write_service_worker(staging)
         (staging / SITE_MARKER).write_text("built by digitnet build-site\n")
         sizes = site_sizes(staging)
@@ -94,7 +104,22 @@ def build_site(out: Path, pyodide_from: str, weights: Path) -> dict[str, Any]:
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"models": models, **sizes}
+    return {"models": models, "python_snapshot": snapshot, **sizes}
+
+
+def ship_python_snapshot(site: Path, choice: str) -> dict[str, Any]:
+    """Make the snapshot as ``choice`` says: ``{"bytes": n}`` when shipped, else ``{"skipped": why}``."""
+    if choice == "no":
+        return {"skipped": "not asked for"}
+    missing = snapshot_browser_missing()
+    try:
+        if missing:
+            raise SnapshotError(missing)
+        return {"bytes": make_python_snapshot(site)}
+    except (SnapshotError, TimeoutError) as e:
+        if choice == "yes":
+            raise SiteError(f"cannot make the Python snapshot: {e}") from None
+        return {"skipped": str(e)}
 
 
 # ---------------------------------------------------------------- models
