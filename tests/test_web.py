@@ -278,10 +278,9 @@ def test_build_without_a_browser_ships_no_snapshot_or_fails_when_asked(tmp_path,
 
 def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site, mnist_data, tmp_path):
     """A first visit restores the snapshot shipped with the site (made by the builder on another port,
-    so another origin), reads digits as a fresh start does and keeps it for the next visit. Where the
-    shipped copy is broken, the first visit starts afresh and keeps its own snapshot, the next
-    restores that one; a kept snapshot that cannot be restored gives a fresh start (and a new
-    snapshot), not an error."""
+    so another origin) and reads digits as a fresh start does. Where the shipped copy is broken,
+    the first visit starts afresh and keeps its own snapshot, the next restores that one; a kept
+    snapshot that cannot be restored gives a fresh start (and a new snapshot), not an error."""
     index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
     broken = tmp_path / "site"
     shutil.copytree(site, broken)
@@ -296,8 +295,9 @@ def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site,
         else:
             page.reload()
         wait_ready(page)
-        # a fresh start or the shipped snapshot reports whether it was kept; the kept one is not kept again
-        wait_until(page, "document.body.dataset.snapshot !== undefined || document.body.dataset.python === 'snapshot'")
+        # a fresh start reports whether its snapshot was kept; a restored start keeps none
+        restored = "document.body.dataset.python !== 'fresh start'"
+        wait_until(page, f"document.body.dataset.snapshot !== undefined || {restored}")
         page.click("#clear")
         size = pad_size(page)
         strokes = [p / 28 * 0.5 * size + 0.2 * size for p in trace_digit(mnist_data.test.images[index])]
@@ -312,8 +312,8 @@ def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site,
     try:
         page = new_page()
         assert visit(page, url_of(servers[0])) == "shipped snapshot"
-        assert page.evaluate("document.body.dataset.snapshot") == "saved"  # kept as this browser's own
-        assert visit(page) == "snapshot"
+        assert page.evaluate("document.body.dataset.snapshot") is None  # nothing more to keep
+        assert visit(page) == "shipped snapshot"
 
         page = new_page()
         assert visit(page, url_of(servers[1])) == "fresh start"

@@ -29,8 +29,8 @@ self.fetch = async (resource, options) => {
 // Pyodide's own start (about 2 s here) is mostly the interpreter starting up. A memory snapshot of
 // an interpreter just started (Pyodide's experimental _makeSnapshot, about 21 MB) restores in
 // about 0.15 s. Where it comes from, in order: the one this browser kept in Cache Storage; the one
-// the site builder made in Chromium and shipped gzipped beside Pyodide (a first visit, which then
-// keeps it); else a fresh start, which takes one and keeps it. A snapshot that is missing, unreadable or refused (another
+// the site builder made in Chromium and shipped gzipped beside Pyodide (kept by the service worker
+// with the site's other files); else a fresh start, which takes one and keeps it. A snapshot that is missing, unreadable or refused (another
 // Pyodide build) falls through to the next. The cache's name is not the service worker's
 // "digitnet-…", which a new site version deletes.
 const SNAPSHOTS = "python-snapshot";
@@ -124,10 +124,7 @@ async function startRuntime(indexURL, post) {
     const shipped = shippedSnapshot(indexURL);
     try {
       const wanted = shipped.then((bytes) => bytes ?? Promise.reject(new Error("the site ships no snapshot")));
-      const pyodide = await restore(indexURL, wanted);
-      // kept as this browser's own: later visits read it as it is, without inflating it again
-      keepSnapshot(indexURL, await shipped, post);
-      return { pyodide, from: "shipped snapshot" };
+      return { pyodide: await restore(indexURL, wanted), from: "shipped snapshot" };
     } catch (error) {
       if (await shipped) console.warn("the site's Python snapshot could not be restored; starting afresh:", error);
     }
