@@ -6,10 +6,11 @@ every visit but the first. The builder therefore opens the built page once in he
 lets it start Python afresh and keep its snapshot exactly as a visitor's browser would, takes that
 snapshot out of Cache Storage and ships it gzipped in ``pyodide/``: a first visit restores it.
 
-The snapshot holds the WebAssembly memory of Pyodide's own files (checked by sha256 when the site is
-built), nothing of the page, the models or the visitor. Pyodide refuses one made by another build;
-the page then starts afresh. It is made in Chromium: other engines run the same WebAssembly, but
-only Chromium is tested here.
+The snapshot is the WebAssembly memory of Pyodide's interpreter just started from its own files
+(checked by sha256 when the site is built): nothing of the page, the models or the visitor. What
+Python computed while starting is the same for every visitor (its hash seed, for one; digitnet does
+not depend on it). Pyodide refuses a snapshot made by another build; the page then starts afresh.
+It is made in Chromium: other engines run the same WebAssembly, but only Chromium is tested here.
 """
 
 from __future__ import annotations
