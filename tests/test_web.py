@@ -13,7 +13,14 @@ import pytest
 from digitnet import load_model, parse_model
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import SITE_BUDGET_WITHOUT_PYODIDE, SiteError, build_site, model_files, site_sizes
+from digitnet.web.site import (
+    SITE_BUDGET_WITHOUT_PYODIDE,
+    SiteError,
+    build_site,
+    model_files,
+    site_sizes,
+    write_service_worker,
+)
 from digitnet.web.snapshot import SNAPSHOT_FILE, check_snapshot
 
 from .conftest import ROOT, pyodide_source
@@ -266,28 +273,64 @@ def test_site_ships_a_snapshot_of_python_just_started(site):
     assert f"./pyodide/{SNAPSHOT_FILE}" in precached  # offline, a later visit restores it too
 
 
+def test_service_worker_version_follows_every_file_but_the_snapshot(site, tmp_path):
+    """Each build makes a new snapshot (Python's hash seed differs): that alone must not make returning
+    visitors download the whole site again."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+
+    def version() -> str:
+        (copy / "sw.js").unlink()  # as in a build: written last, from the other files
+        write_service_worker(copy)
+        return re.search(r'const VERSION = "(\w+)"', (copy / "sw.js").read_text()).group(1)
+
+    first = version()
+    snapshot = copy / "pyodide" / SNAPSHOT_FILE
+    snapshot.write_bytes(snapshot.read_bytes()[::-1])
+    assert version() == first
+    (copy / "main.js").write_text((copy / "main.js").read_text() + "\n// changed\n")
+    assert version() != first
+
+
 def test_build_without_a_browser_ships_no_snapshot_or_fails_when_asked(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITNET_CHROMIUM", str(tmp_path / "no-chromium-here"))
     summary = build_site(tmp_path / "auto", pyodide_source(), ROOT / "weights", python_snapshot="auto")
-    assert "no Chromium at" in summary["python_snapshot"]["skipped"]
+    assert "no Chromium at" in summary["shipped_snapshot"]["skipped"]
     assert not (tmp_path / "auto" / "pyodide" / SNAPSHOT_FILE).exists()
     with pytest.raises(SiteError, match="cannot make the Python snapshot: no Chromium at"):
         build_site(tmp_path / "yes", pyodide_source(), ROOT / "weights", python_snapshot="yes")
     assert not (tmp_path / "yes").exists()
 
 
+KEEP_A_COPY = """async ([key, how]) => {
+    // a kept snapshot that is malformed (zeros), or whole but from another build (the site's own with
+    // one byte of its build id changed: Pyodide refuses it)
+    let bytes = new Uint8Array(4096);
+    if (how === "another build") {
+        const response = await fetch("pyodide/python-snapshot.bin.gz");
+        const stream = response.body.pipeThrough(new DecompressionStream("gzip"));
+        bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+        bytes[20] ^= 1;
+    }
+    const cache = await caches.open("python-snapshot");
+    await cache.put(key, new Response(bytes));
+    return (await cache.keys()).length;
+}"""
+KEPT_COPIES = "caches.open('python-snapshot').then((cache) => cache.keys()).then((keys) => keys.length)"
+
+
 def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site, mnist_data, tmp_path):
     """A first visit restores the snapshot shipped with the site (made by the builder on another port,
-    so another origin) and reads digits as a fresh start does. Where the shipped copy is broken,
-    the first visit starts afresh and keeps its own snapshot, the next restores that one; a kept
-    snapshot that cannot be restored gives a fresh start (and a new snapshot), not an error."""
+    so another origin) and reads digits as a fresh start does. Where the site ships none, or a broken
+    one, the first visit starts afresh and keeps its own snapshot, and the next restores that one. A
+    kept snapshot that is malformed or refused is deleted, and the next source is used: never an error."""
     index = int(np.flatnonzero(mnist_data.test.labels == 7)[0])
     broken = tmp_path / "site"
     shutil.copytree(site, broken)
     shipped = broken / "pyodide" / SNAPSHOT_FILE
     shipped.write_bytes(shipped.read_bytes()[:100_000])  # cut short: not a whole gzip stream
     servers = [start_server(site, 0), start_server(broken, 0)]
-    contexts = []
+    contexts, errors = [], []
 
     def visit(page, url: str | None = None) -> str:
         if url:
@@ -307,31 +350,36 @@ def test_python_starts_from_a_snapshot_and_a_bad_copy_is_replaced(browser, site,
 
     def new_page():
         contexts.append(browser.new_context(viewport={"width": 1200, "height": 900}, service_workers="block"))
-        return contexts[-1].new_page()
+        page = contexts[-1].new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    def kept_key(server) -> str:
+        return f"{url_of(server)}pyodide/snapshot-0.27.7.bin"
 
     try:
         page = new_page()
         assert visit(page, url_of(servers[0])) == "shipped snapshot"
         assert page.evaluate("document.body.dataset.snapshot") is None  # nothing more to keep
         assert visit(page) == "shipped snapshot"
+        assert page.evaluate(KEEP_A_COPY, [kept_key(servers[0]), "another build"]) == 1
+        assert visit(page) == "shipped snapshot"  # the refused copy is passed over ...
+        assert page.evaluate(KEPT_COPIES) == 0  # ... and deleted
 
         page = new_page()
         assert visit(page, url_of(servers[1])) == "fresh start"
         assert page.evaluate("document.body.dataset.snapshot") == "saved"
-        assert visit(page) == "snapshot"
-        # spoil the kept copy: the next visit starts afresh and keeps a good one again
-        spoiled = page.evaluate(
-            """async () => {
-                const cache = await caches.open("python-snapshot");
-                const keys = await cache.keys();
-                for (const key of keys) await cache.put(key, new Response(new Uint8Array(4096)));
-                return keys.length;
-            }"""
-        )
-        assert spoiled == 1
-        assert visit(page) == "fresh start"
+        assert visit(page) == "kept snapshot"
+        assert page.evaluate(KEEP_A_COPY, [kept_key(servers[1]), "zeros"]) == 1
+        assert visit(page) == "fresh start"  # the site's own is broken too
         assert page.evaluate("document.body.dataset.snapshot") == "saved"
-        assert visit(page) == "snapshot"
+        assert visit(page) == "kept snapshot"
+
+        shipped.unlink()  # a site built without a snapshot: its address answers 404
+        page = new_page()
+        assert visit(page, url_of(servers[1])) == "fresh start"
+        assert page.evaluate("document.body.dataset.snapshot") == "saved"
+        assert errors == []
     finally:
         for server in servers:
             server.shutdown()

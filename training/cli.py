@@ -197,7 +197,7 @@ def run_build_site(args: argparse.Namespace) -> int:
         f"{summary['without_pyodide'] / 1e6:.2f} MB without Pyodide (models {summary['models_bytes'] / 1e6:.2f} MB), "
         f"{summary['total'] / 1e6:.1f} MB in all"
     )
-    snapshot = summary["python_snapshot"]
+    snapshot = summary["shipped_snapshot"]
     if "bytes" in snapshot:
         print(f"Python snapshot for a first visit: {snapshot['bytes'] / 1e6:.1f} MB (gzip)")
     else:

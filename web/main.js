@@ -294,7 +294,7 @@ worker.addEventListener("message", ({ data }) => {
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
-    document.body.dataset.python = data.python; // "snapshot", "shipped snapshot" or "fresh start" (web/python.js)
+    document.body.dataset.python = data.python; // "kept snapshot", "shipped snapshot" or "fresh start" (web/python.js)
     setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
     keepOffline();
     if (drawing.strokes.length) requestPrediction(false);

@@ -28,50 +28,63 @@ self.fetch = async (resource, options) => {
 
 // Pyodide's own start (about 2 s here) is mostly the interpreter starting up. A memory snapshot of
 // an interpreter just started (Pyodide's experimental _makeSnapshot, about 21 MB) restores in
-// about 0.15 s. Where it comes from, in order: the one this browser kept in Cache Storage; the one
-// the site builder made in Chromium and shipped gzipped beside Pyodide (kept by the service worker
-// with the site's other files); else a fresh start, which takes one and keeps it. A snapshot that is missing, unreadable or refused (another
-// Pyodide build) falls through to the next. The cache's name is not the service worker's
-// "digitnet-…", which a new site version deletes.
+// about 0.15 s. Where it comes from, in order:
+//   1. the one this browser kept in Cache Storage after a fresh start;
+//   2. the one the site builder made in Chromium and shipped gzipped beside Pyodide (web/snapshot.py;
+//      the service worker keeps it with the site's other files);
+//   3. a fresh start, which takes one and keeps it.
+// A snapshot that is missing, malformed or refused (another Pyodide build) falls through to the
+// next; a kept one that is malformed or refused is deleted. The cache's name is not the service
+// worker's "digitnet-…", which a new site version deletes.
 const SNAPSHOTS = "python-snapshot";
 const snapshotUrl = (indexURL) => `${indexURL}snapshot-${version}.bin`;
-const SHIPPED_SNAPSHOT = "python-snapshot.bin.gz"; // in pyodide/, written by web/snapshot.py
-// how this worker's Python started: "snapshot", "shipped snapshot" or "fresh start" (for the page and its tests)
+const SHIPPED_SNAPSHOT = "python-snapshot.bin.gz";
+// how this worker's Python started (for the page and its tests): "kept snapshot", "shipped snapshot"
+// or "fresh start"
 export let pythonStart = null;
 
-async function savedSnapshot(indexURL) {
+async function keptSnapshot(indexURL) {
   try {
-    const response = await (await caches.open(SNAPSHOTS)).match(snapshotUrl(indexURL));
-    const bytes = response ? new Uint8Array(await response.arrayBuffer()) : null;
-    return bytes && looksWhole(bytes) ? bytes : null;
+    const cache = await caches.open(SNAPSHOTS);
+    const response = await cache.match(snapshotUrl(indexURL));
+    if (!response) return null;
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (looksWhole(bytes)) return bytes;
+    await cache.delete(snapshotUrl(indexURL));
+    return null;
   } catch {
     return null; // no Cache Storage here (an insecure origin): start afresh
   }
 }
 
-// The site's own snapshot; a site built without one answers 404 (fetched without the wrapper above,
-// for which a missing file is a failed start).
+// The response for the site's own snapshot, or null: a site built without one answers 404 (fetched
+// without the wrapper above, for which a missing file is a failed start).
 async function shippedSnapshot(indexURL) {
   try {
     const response = await fetchFromSite(indexURL + SHIPPED_SNAPSHOT);
-    if (!response.ok) return null;
-    const inflated = response.body.pipeThrough(new DecompressionStream("gzip"));
-    const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
-    return looksWhole(bytes) ? bytes : null;
+    return response.ok ? response : null;
   } catch {
-    return null; // not gzip, cut short, offline: start afresh
+    return null; // offline without a service worker
   }
+}
+
+async function inflated(response) {
+  const stream = response.body.pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (!looksWhole(bytes)) throw new Error("the site's Python snapshot is malformed");
+  return bytes;
 }
 
 // Pyodide checks a snapshot's build only after it has sized the WebAssembly memory by it, and a
 // memory that cannot be made hangs its start instead of failing: check the header first (Pyodide
-// 0.27's layout: magic number, offset of the heap, then the heap in whole 64 KiB pages).
+// 0.27's layout: magic number, offset of the heap, then the heap in whole 64 KiB pages, here at most
+// 1 GiB where 21 MB are expected).
 const SNAPSHOT_MAGIC = 1886286592;
 function looksWhole(bytes) {
   if (bytes.byteLength < 64 || bytes.byteOffset % 4) return false;
   const [magic, heapStart] = new Uint32Array(bytes.buffer, bytes.byteOffset, 2);
   const heap = bytes.byteLength - heapStart;
-  return magic === SNAPSHOT_MAGIC && heapStart % 16 === 0 && heap >= 1 << 20 && heap % 65536 === 0;
+  return magic === SNAPSHOT_MAGIC && heapStart % 16 === 0 && heap >= 1 << 20 && heap <= 1 << 30 && heap % 65536 === 0;
 }
 
 async function keepSnapshot(indexURL, snapshot, post) {
@@ -92,41 +105,53 @@ async function forgetSnapshot(indexURL) {
   }
 }
 
+// Resolves once the browser has the whole of `url` (its resource-timing entry appears then), after
+// `limit` ms at the latest, or once `done()`.
+async function received(url, limit, done) {
+  const until = performance.now() + limit;
+  while (!done() && performance.now() < until && !performance.getEntriesByName(url).length) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// Python restored from `snapshot` (bytes, or a promise of them: loadPyodide fetches its own files
+// first and awaits the snapshot only when it needs it, so the two downloads overlap). A restore that
+// has not answered 20 s after both the snapshot and Pyodide's WebAssembly are here is given up.
 async function restore(indexURL, snapshot) {
   let timer = null;
+  let settled = false;
   try {
     const restored = loadPyodide({ indexURL, _loadSnapshot: snapshot });
-    // counted from the moment the snapshot is in hand: a slow download of it is no hang
-    const late = Promise.resolve(snapshot).then(
+    const here = Promise.all([snapshot, received(`${indexURL}pyodide.asm.wasm`, 60000, () => settled)]);
+    const late = here.then(
       () =>
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("no answer in 20 s")), 20000);
+          if (!settled) timer = setTimeout(() => reject(new Error("no answer in 20 s")), 20000);
         }),
     );
     return await Promise.race([restored, late]);
   } finally {
+    settled = true;
     clearTimeout(timer);
   }
 }
 
 async function startRuntime(indexURL, post) {
-  const saved = await savedSnapshot(indexURL);
-  if (saved) {
+  const kept = await keptSnapshot(indexURL);
+  if (kept) {
     try {
-      return { pyodide: await restore(indexURL, saved), from: "snapshot" };
+      return { pyodide: await restore(indexURL, kept), from: "kept snapshot" };
     } catch (error) {
-      console.warn("the saved Python snapshot could not be restored; starting afresh:", error);
+      console.warn("the kept Python snapshot could not be restored:", error);
       await forgetSnapshot(indexURL);
     }
-  } else {
-    // loadPyodide awaits the snapshot only once it has its own files in hand: fetching and inflating
-    // the shipped one overlaps with fetching and compiling Pyodide's
-    const shipped = shippedSnapshot(indexURL);
+  }
+  const shipped = await shippedSnapshot(indexURL);
+  if (shipped) {
     try {
-      const wanted = shipped.then((bytes) => bytes ?? Promise.reject(new Error("the site ships no snapshot")));
-      return { pyodide: await restore(indexURL, wanted), from: "shipped snapshot" };
+      return { pyodide: await restore(indexURL, inflated(shipped)), from: "shipped snapshot" };
     } catch (error) {
-      if (await shipped) console.warn("the site's Python snapshot could not be restored; starting afresh:", error);
+      console.warn("the site's Python snapshot could not be restored:", error);
     }
   }
   const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true });

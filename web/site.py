@@ -26,7 +26,7 @@ from typing import Any
 import digitnet
 from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
-from digitnet.web.snapshot import SnapshotError, make_python_snapshot, snapshot_browser_missing
+from digitnet.web.snapshot import SNAPSHOT_FILE, SnapshotError, make_python_snapshot, snapshot_browser_missing
 
 WEB = Path(__file__).resolve().parent
 # The checkout's weights folder; an installed package has none beside it, so then ./weights.
@@ -104,7 +104,7 @@ def build_site(out: Path, pyodide_from: str, weights: Path, python_snapshot: str
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"models": models, "python_snapshot": snapshot, **sizes}
+    return {"models": models, "shipped_snapshot": snapshot, **sizes}
 
 
 def ship_python_snapshot(site: Path, choice: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def ship_python_snapshot(site: Path, choice: str) -> dict[str, Any]:
         if missing:
             raise SnapshotError(missing)
         return {"bytes": make_python_snapshot(site)}
-    except (SnapshotError, TimeoutError) as e:
+    except SnapshotError as e:
         if choice == "yes":
             raise SiteError(f"cannot make the Python snapshot: {e}") from None
         return {"skipped": str(e)}
@@ -304,7 +304,8 @@ def write_lock(lock: dict[str, Any], wheel: Path, path: Path) -> None:
 
 
 def write_service_worker(site: Path) -> None:
-    """``sw.js`` with the list of files to cache at install and a version that changes with any file.
+    """``sw.js`` with the list of files to cache at install and a version that changes with any file but the
+    Python snapshot.
 
     Every file but the models other than the default: those are fetched, and then kept, only
     when a visitor selects one.
@@ -312,7 +313,10 @@ def write_service_worker(site: Path) -> None:
     files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for name in files:
-        digest.update(name.encode() + b"\0" + (site / name).read_bytes())
+        # the Python snapshot by its name only: each build makes a new one (Python's hash seed differs),
+        # and what it depends on (Pyodide's files, python.js) is in the digest already
+        data = b"" if name == f"pyodide/{SNAPSHOT_FILE}" else (site / name).read_bytes()
+        digest.update(name.encode() + b"\0" + data)
     index = json.loads((site / "models" / "index.json").read_text())
     default = next(m["path"] for m in index["models"] if m["file"] == index["default"])
     on_demand = {f"models/{m['path']}" for m in index["models"]} - {f"models/{default}"}

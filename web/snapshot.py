@@ -21,8 +21,13 @@ import os
 import shutil
 import struct
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 #: The file in the site's ``pyodide/`` folder (``web/python.js`` fetches it by this name).
 SNAPSHOT_FILE = "python-snapshot.bin.gz"
@@ -38,8 +43,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The page's snapshot, as web/python.js keeps it, gzipped and base64-encoded in the page
-# (a FileReader data: URL is the browser's own base64 of a Blob).
+# The page's snapshot, as web/python.js keeps it (its cache "python-snapshot"), gzipped and
+# base64-encoded in the page (a FileReader data: URL is the browser's own base64 of a Blob).
 READ_KEPT_SNAPSHOT = """async () => {
   const cache = await caches.open("python-snapshot");
   const [key] = await cache.keys();
@@ -82,10 +87,10 @@ def check_snapshot(raw: bytes) -> None:
     magic, heap_start = struct.unpack_from("<II", raw)
     heap = len(raw) - heap_start
     if magic != SNAPSHOT_MAGIC or heap_start % 16 or heap < 1 << 20 or heap % 65536:
-        raise SnapshotError("the page's snapshot does not have the layout of a Pyodide 0.27 memory snapshot")
+        raise SnapshotError("the snapshot does not have the layout of a Pyodide 0.27 memory snapshot")
 
 
-def wait_until(page, expression: str, timeout: float = 60.0) -> None:
+def wait_until(page: Page, expression: str, timeout: float = 60.0) -> None:
     """Poll ``expression`` in the page until it is truthy.
 
     Playwright's ``wait_for_function`` compiles its predicate with ``eval``, which the
@@ -101,29 +106,38 @@ def wait_until(page, expression: str, timeout: float = 60.0) -> None:
 
 def make_python_snapshot(site: Path, timeout: float = 120.0) -> int:
     """Open the built ``site`` in a fresh headless Chromium, take the snapshot its first start keeps and
-    write it to ``site/pyodide/SNAPSHOT_FILE``; return the file's size in bytes."""
+    write it to ``site/pyodide/SNAPSHOT_FILE``; return the file's size in bytes. Any failure is a
+    ``SnapshotError`` saying what went wrong."""
     from playwright.sync_api import Error as PlaywrightError
 
     from digitnet.web.serve import start_server, url_of
 
     target = site / "pyodide" / SNAPSHOT_FILE
-    target.unlink(missing_ok=True)  # the page must start afresh, not restore an older one
-    server = start_server(site, 0)
+    try:
+        target.unlink(missing_ok=True)  # the page must start afresh, not restore an older one
+        server = start_server(site, 0)
+    except OSError as e:
+        raise SnapshotError(f"cannot serve the site to make it: {e.strerror or e}") from None
     try:
         # in a thread of its own: Playwright's sync API refuses a thread that runs an event loop
         # (a caller that drives a browser itself, as the tests do)
         with ThreadPoolExecutor(1) as thread:
             encoded = thread.submit(kept_snapshot, url_of(server), timeout).result()
     except PlaywrightError as e:
-        raise SnapshotError(f"Chromium: {e.message.splitlines()[0]}") from None
+        raise SnapshotError(f"Chromium: {(str(e).splitlines() or ['failed'])[0]}") from None
     finally:
         server.shutdown()
         server.server_close()
     if not encoded:
         raise SnapshotError("the page's Cache Storage holds no snapshot")
-    gzipped = base64.b64decode(encoded)
-    check_snapshot(gzip.decompress(gzipped))
-    target.write_bytes(gzipped)
+    try:
+        gzipped = base64.b64decode(encoded)
+        check_snapshot(gzip.decompress(gzipped))
+        target.write_bytes(gzipped)
+    except (ValueError, EOFError, zlib.error) as e:
+        raise SnapshotError(f"the snapshot read from the page is damaged ({e})") from None
+    except OSError as e:
+        raise SnapshotError(f"cannot write {target}: {e.strerror or e}") from None
     return len(gzipped)
 
 
@@ -138,7 +152,11 @@ def kept_snapshot(url: str, timeout: float) -> str | None:
             page.goto(url)
             # the first start reports whether it kept its snapshot; "error" is a page that failed
             done = "document.body.dataset.snapshot !== undefined || document.body.dataset.state === 'error'"
-            wait_until(page, done, timeout)
+            try:
+                wait_until(page, done, timeout)
+            except TimeoutError:
+                status = page.text_content("#status")
+                raise SnapshotError(f"the page kept no snapshot within {timeout:g} s (status: {status})") from None
             kept, state = page.evaluate("[document.body.dataset.snapshot, document.body.dataset.state]")
             if kept != "saved":
                 raise SnapshotError(f"the page kept no snapshot (state {state}: {page.text_content('#status')})")
