@@ -100,6 +100,7 @@ def main() -> None:
         "budgets": BUDGETS,
         "models_mb": summary["models_bytes"] / 1e6,
         "python_start": starts,
+        "runs": runs,  # every value measured, for the medians and worst cases above
         "python_snapshot_mb": summary["shipped_snapshot"].get("bytes", 0) / 1e6,
     }
     record("web_speed", report, markdown(report))
