@@ -390,8 +390,9 @@ document.body.dataset.padReadyAt = performance.now().toFixed(0); // the pad take
 loadModels().catch((error) => fail(error.message));
 
 // The offline copy is made once the recogniser is ready, not at once: the service worker's download
-// of the whole site (about 19 MB with Pyodide) competed with Pyodide's start for the processor and
-// delayed the first answer by 0.3 s (median of 5 paired cold loads, 4.05 → 3.76 s).
+// of the whole site (19 MB with Pyodide then, 24 MB with its Python snapshot now) competed with
+// Pyodide's start for the processor and delayed the first answer by 0.3 s (median of 5 paired cold
+// loads, 4.05 → 3.76 s).
 let offlineRequested = false;
 function keepOffline() {
   if (offlineRequested || !("serviceWorker" in navigator)) return;

@@ -26,7 +26,7 @@ from typing import Any
 import digitnet
 from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
-from digitnet.web.snapshot import SNAPSHOT_FILE, SnapshotError, make_python_snapshot, snapshot_browser_missing
+from digitnet.web.snapshot import SNAPSHOT_FILE, SnapshotError, make_python_snapshot
 
 WEB = Path(__file__).resolve().parent
 # The checkout's weights folder; an installed package has none beside it, so then ./weights.
@@ -111,10 +111,7 @@ def ship_python_snapshot(site: Path, choice: str) -> dict[str, Any]:
     """Make the snapshot as ``choice`` says: ``{"bytes": n}`` when shipped, else ``{"skipped": why}``."""
     if choice == "no":
         return {"skipped": "not asked for"}
-    missing = snapshot_browser_missing()
     try:
-        if missing:
-            raise SnapshotError(missing)
         return {"bytes": make_python_snapshot(site)}
     except SnapshotError as e:
         if choice == "yes":

@@ -86,7 +86,8 @@ def check_snapshot(raw: bytes) -> None:
         raise SnapshotError(f"the snapshot is {len(raw)} bytes long")
     magic, heap_start = struct.unpack_from("<II", raw)
     heap = len(raw) - heap_start
-    if magic != SNAPSHOT_MAGIC or heap_start % 16 or heap < 1 << 20 or heap % 65536:
+    # as web/python.js's looksWhole checks it before restoring (a heap of at most 1 GiB)
+    if magic != SNAPSHOT_MAGIC or heap_start % 16 or not 1 << 20 <= heap <= 1 << 30 or heap % 65536:
         raise SnapshotError("the snapshot does not have the layout of a Pyodide 0.27 memory snapshot")
 
 
@@ -107,7 +108,10 @@ def wait_until(page: Page, expression: str, timeout: float = 60.0) -> None:
 def make_python_snapshot(site: Path, timeout: float = 120.0) -> int:
     """Open the built ``site`` in a fresh headless Chromium, take the snapshot its first start keeps and
     write it to ``site/pyodide/SNAPSHOT_FILE``; return the file's size in bytes. Any failure is a
-    ``SnapshotError`` saying what went wrong."""
+    ``SnapshotError`` saying what went wrong, a machine without Playwright or Chromium included."""
+    missing = snapshot_browser_missing()
+    if missing:
+        raise SnapshotError(missing)
     from playwright.sync_api import Error as PlaywrightError
 
     from digitnet.web.serve import start_server, url_of
