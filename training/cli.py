@@ -21,7 +21,7 @@ from digitnet.strokesfile import labels_of, render_samples
 from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
-from digitnet.training.mnist import MnistError, Split, load_test
+from digitnet.training.mnist import MnistError, Split, load_mnist, load_test
 from digitnet.training.plot import PlotError, plot_histories
 from digitnet.training.recipes import RECIPES, recipe_named
 from digitnet.training.results import results_markdown
@@ -530,6 +530,11 @@ def add_numbers(commands) -> None:
     )
     numbers.add_argument("model", type=Path, nargs="*", help="model file(s) (default: the models in weights/)")
     numbers.add_argument("--write", type=Path, help="write the table here (e.g. weights/numbers.md) and JSON beside it")
+    numbers.add_argument(
+        "--validation",
+        action="store_true",
+        help="the same sets made of validation digits, where the grouping's thresholds are chosen (printed only)",
+    )
     add_data_dir(numbers)
     numbers.set_defaults(run=run_numbers)
 
@@ -539,9 +544,15 @@ def run_numbers(args: argparse.Namespace) -> int:
 
     paths = args.model or model_files(DEFAULT_WEIGHTS)
     networks = {path.stem: load_model(path) for path in paths}
+    if args.validation and args.write:
+        raise SystemExit("--validation prints its table: the written one (--write) is the test digits' table")
     print(f"reading generated numbers with {len(networks)} model(s)…", flush=True)
-    figures = number_sets.results(networks, load_test(args.data_dir))
-    text = number_sets.results_markdown(figures)
+    if args.validation:
+        digits, seed = load_mnist(args.data_dir).validation, number_sets.VALIDATION_SEED
+    else:
+        digits, seed = load_test(args.data_dir), number_sets.SEED
+    figures = number_sets.results(networks, digits, seed=seed)
+    text = number_sets.results_markdown(figures, validation=args.validation)
     if args.write:
         args.write.write_text(text, encoding="utf-8")
         args.write.with_suffix(".results.json").write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")

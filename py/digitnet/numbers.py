@@ -1,13 +1,17 @@
 """A number written on the pad: pen strokes grouped into digits, each digit recognised.
 
-Strokes are grouped from their geometry: strokes whose horizontal extents overlap
-well belong to one digit (a 4, a 5 or a crossed 7 drawn in several strokes), strokes
-far apart are different digits. Between the two, the split is ambiguous, and the
-recogniser decides: of the candidate groupings, the one whose digits the network is
-most sure of wins, a candidate digit wider than tall or lower than its neighbours
-paying a penalty. A drawing that is one digit is recognised by
+Strokes are grouped from their geometry: strokes that touch and whose horizontal
+extents overlap well belong to one digit (a 4, a 5 or a crossed 7 drawn in several
+strokes), strokes far apart are different digits. Between the two, the split is
+ambiguous, and the recogniser decides: of the candidate groupings, the one whose
+digits the network is most sure of wins, a candidate digit that is wider than
+tall, lower than its neighbours or made of parts that do not touch paying a
+penalty. A drawing that is one digit is recognised by
 ``digitnet.recognise.recognise_strokes`` itself, so one digit reads as on the
 single-digit pad.
+
+The thresholds and weights below were chosen on numbers made of MNIST
+**validation** digits (``training/number_sets.py``), never on the test digits.
 """
 
 from __future__ import annotations
@@ -19,18 +23,23 @@ import numpy as np
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
 from digitnet.recognise import Recognition, recognise_strokes
-from digitnet.strokes import checked_strokes, normalise_strokes
+from digitnet.strokes import checked_strokes, normalise_strokes, segment_distance, simplify
 
 #: The longest number the page reads.
 MAX_DIGITS = 12
-#: Two groups whose x-extents overlap by more than this share of the narrower one are one digit.
+#: More strokes than this are no number of MAX_DIGITS digits (and grouping them would take long).
+MAX_STROKES = 200
+#: Two groups whose x-extents overlap by more than this share of the narrower one are one digit ...
 SURE_OVERLAP = 0.5
-#: ... or by more than this share, whatever their heights.
+#: ... or by more than this share, whatever their heights ...
 FULL_OVERLAP = 0.9
+#: ... provided their ink comes within this share of the taller one's height: a digit's strokes
+#: touch, where a neighbour written over its columns usually does not.
+TOUCH = 0.12
 #: A stroke lower than this share of its neighbour's height is a part of a digit (a bar, a flag).
 SHORT_SHARE = 0.75
 #: Two groups further apart than this share of the digits' height are two digits.
-SURE_GAP = 0.2
+SURE_GAP = 0.3
 #: A candidate digit wider than this many times its height is penalised (digits are upright) ...
 MAX_ASPECT = 0.9
 #: ... by this weight times log(aspect / MAX_ASPECT): two digits read as one are wide.
@@ -40,10 +49,18 @@ STRAY_SHARE = 0.3
 #: A candidate digit lower than this share of the digits' height pays HEIGHT_WEIGHT · log(share · height / h).
 LOW_SHARE = 0.7
 HEIGHT_WEIGHT = 2.0
+#: A candidate digit made of parts that do not touch pays LINK_WEIGHT · (gap bridged / digits' height).
+LINK_WEIGHT = 1.5
 #: A candidate digit is at most this many times the digits' height wide.
-MAX_WIDTH = 1.3
-#: Largest number of geometric groups one candidate digit may join.
-MAX_JOIN = 3
+MAX_WIDTH = 1.5
+#: Largest number of geometric groups one candidate digit may join (a digit traced in pieces).
+MAX_JOIN = 5
+#: The digits' height is at least this share of the tallest group's: a number with digits in
+#: several pieces has many low groups.
+TALLEST_SHARE = 0.85
+#: Strokes are measured with about this many points per digits' height (and at most MAX_MEASURED).
+MEASURE_STEPS = 40
+MAX_MEASURED = 400
 
 
 @dataclass
@@ -97,7 +114,8 @@ def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
 @dataclass
 class Candidates:
     """What the recogniser chooses from: the sure ``atoms`` (stroke indices, left to right),
-    the ``spans`` of consecutive atoms that may be one digit and their normalised ``inputs (n, 784)``.
+    the ``spans`` of consecutive atoms that may be one digit, their normalised ``inputs (n, 784)``
+    and the ``penalties`` their geometry costs (``span_penalty``).
 
     Model-independent: made once, read by any network.
     """
@@ -107,6 +125,7 @@ class Candidates:
     atoms: list[list[int]] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), dtype=np.float32))
+    penalties: list[float] = field(default_factory=list)
     reason: str = ""
 
     def members(self, span: tuple[int, int]) -> list[np.ndarray]:
@@ -128,18 +147,23 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
         strokes = checked_strokes(strokes)
     except NoDigitError as e:
         return Candidates([], canvas_size, reason=str(e))
-    found = Candidates(strokes, canvas_size, sure_groups(strokes))
+    if len(strokes) > MAX_STROKES:
+        return Candidates([], canvas_size, reason=f"more than {MAX_STROKES} strokes: too many for a number")
+    ink = InkDistances(strokes)
+    found = Candidates(strokes, canvas_size, sure_groups(strokes, ink))
     height = line_height(strokes, found.atoms)
     inputs = []
     for span in candidate_spans(strokes, found.atoms, height):
         members = found.members(span)
-        if max(stroke_box(members)[2:]) < STRAY_SHARE * height:
+        box = stroke_box(members)
+        if max(box[2:]) < STRAY_SHARE * height:
             continue  # a mark much smaller than the digits around it: a dot, a slip of the pen
         try:
             inputs.append(normalise_strokes(members, canvas_size))
-            found.spans.append(span)
         except NoDigitError:
-            pass
+            continue
+        found.spans.append(span)
+        found.penalties.append(span_penalty(box, height, ink.bridge(found.atoms[span[0] : span[1]])))
     found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
     return found
 
@@ -153,7 +177,7 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
     if found.reason:
         return NumberReading(reason=found.reason)
     recognitions = dict(zip(found.spans, recognise_batch(network, found.inputs), strict=True))
-    best = best_split(found.strokes, found.atoms, recognitions, line_height(found.strokes, found.atoms))
+    best = best_split(found, [recognitions[span].confidence for span in found.spans])
     if not best:
         return NumberReading(reason="the drawing is too small to be a digit")
     if len(best) > MAX_DIGITS:
@@ -194,15 +218,23 @@ def one_digit(a: tuple[float, float, float, float], b: tuple[float, float, float
     return overlap > FULL_OVERLAP or (overlap > SURE_OVERLAP and wide[0] <= centre <= wide[0] + wide[2] and short)
 
 
-def sure_groups(strokes: list[np.ndarray]) -> list[list[int]]:
+def sure_groups(strokes: list[np.ndarray], ink: InkDistances | None = None) -> list[list[int]]:
     """Stroke indices grouped where the geometry leaves no doubt, sorted left to right.
 
-    Groups merge while ``one_digit`` says their boxes are one digit's.
+    Groups merge while ``one_digit`` says their boxes are one digit's and their ink
+    touches (comes within ``TOUCH`` of the taller one's height).
     """
+    ink = InkDistances(strokes) if ink is None else ink
     groups = [[i] for i in range(len(strokes))]
     while True:
         boxes = [stroke_box([strokes[i] for i in g]) for g in groups]
-        pairs = ((a, b) for a in range(len(groups)) for b in range(a + 1, len(groups)) if one_digit(boxes[a], boxes[b]))
+        pairs = (
+            (a, b)
+            for a in range(len(groups))
+            for b in range(a + 1, len(groups))
+            if one_digit(boxes[a], boxes[b])
+            and ink.between(groups[a], groups[b]) <= TOUCH * max(boxes[a][3], boxes[b][3])
+        )
         pair = next(pairs, None)
         if pair is None:
             break
@@ -211,9 +243,76 @@ def sure_groups(strokes: list[np.ndarray]) -> list[list[int]]:
     return [sorted(groups[k]) for k in order]
 
 
+class InkDistances:
+    """Distances between the ink of strokes, measured once per pair of strokes.
+
+    Two polylines are 0 apart when two of their segments cross, else as far apart as the
+    nearest point of one to a segment of the other. Each stroke is measured on about
+    ``MEASURE_STEPS`` points per height of the drawing's tallest stroke (at most ``MAX_MEASURED``),
+    so a stroke of many points costs no more than a short one.
+    """
+
+    def __init__(self, strokes: list[np.ndarray]) -> None:
+        tallest = max(float(np.ptp(s[:, 1])) for s in strokes)
+        self.measured = []
+        for s in strokes:
+            arc = float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum())
+            points = simplify(s, max(tallest / MEASURE_STEPS, arc / MAX_MEASURED, 1e-9))
+            self.measured.append((points, *segments(points)))
+        self.known: dict[tuple[int, int], float] = {}
+
+    def strokes(self, i: int, j: int) -> float:
+        """Distance between strokes ``i`` and ``j``."""
+        key = (min(i, j), max(i, j))
+        if key not in self.known:
+            (p, ps, pe), (q, qs, qe) = self.measured[i], self.measured[j]
+            if segments_cross(ps, pe, qs, qe):
+                self.known[key] = 0.0
+            else:
+                self.known[key] = float(min(segment_distance(p, qs, qe).min(), segment_distance(q, ps, pe).min()))
+        return self.known[key]
+
+    def between(self, a: list[int], b: list[int]) -> float:
+        """Distance between the ink of stroke groups ``a`` and ``b``."""
+        return min(self.strokes(i, j) for i in a for j in b)
+
+    def bridge(self, parts: list[list[int]]) -> float:
+        """The widest gap that joining ``parts`` (stroke groups) bridges: the longest edge of
+        the shortest tree connecting them (0 for one part, or parts that touch)."""
+        joined, widest = [0], 0.0
+        rest = list(range(1, len(parts)))
+        while rest:  # Prim's algorithm: join the nearest part next
+            gap, nearest = min((min(self.between(parts[j], parts[k]) for j in joined), k) for k in rest)
+            widest = max(widest, gap)
+            joined.append(nearest)
+            rest.remove(nearest)
+        return widest
+
+
+def segments(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``starts, ends (s, 2)`` of the polyline ``points (k, 2)`` (a single point: one null segment)."""
+    return (points[:-1], points[1:]) if len(points) > 1 else (points, points)
+
+
+def segments_cross(ps: np.ndarray, pe: np.ndarray, qs: np.ndarray, qe: np.ndarray) -> bool:
+    """Whether any segment ``ps[i] → pe[i]`` properly crosses any ``qs[j] → qe[j]``: the ends of each
+    lie strictly on both sides of the other (orientation tests, ``(i, j)`` arrays)."""
+
+    def side(origin: np.ndarray, end: np.ndarray, point: np.ndarray) -> np.ndarray:
+        """Sign of the cross product (end − origin) × (point − origin), ``(len(origin), len(point))``."""
+        dx, dy = (end - origin)[:, None, 0], (end - origin)[:, None, 1]
+        return np.sign(dx * (point[None, :, 1] - origin[:, None, 1]) - dy * (point[None, :, 0] - origin[:, None, 0]))
+
+    q_apart = side(ps, pe, qs) * side(ps, pe, qe) < 0  # (i, j): q's ends on both sides of p_i
+    p_apart = (side(qs, qe, ps) * side(qs, qe, pe) < 0).T
+    return bool(np.any(q_apart & p_apart))
+
+
 def line_height(strokes: list[np.ndarray], atoms: list[list[int]]) -> float:
-    """The digits' typical height: the 75th percentile of the groups' heights (parts of digits are lower)."""
-    return float(np.percentile([stroke_box([strokes[i] for i in atom])[3] for atom in atoms], 75))
+    """The digits' typical height: the 75th percentile of the groups' heights (parts of digits are
+    lower), and at least ``TALLEST_SHARE`` of the tallest group's."""
+    heights = [stroke_box([strokes[i] for i in atom])[3] for atom in atoms]
+    return float(max(np.percentile(heights, 75), TALLEST_SHARE * max(heights)))
 
 
 def candidate_spans(strokes: list[np.ndarray], atoms: list[list[int]], height: float) -> list[tuple[int, int]]:
@@ -237,36 +336,41 @@ def candidate_spans(strokes: list[np.ndarray], atoms: list[list[int]], height: f
     return spans
 
 
-def best_split(
-    strokes: list[np.ndarray],
-    atoms: list[list[int]],
-    recognitions: dict[tuple[int, int], Recognition],
-    height: float,
-) -> list[tuple[int, int]]:
-    """The partition of the groups into recognised spans with the best score (dynamic programming).
+def span_penalty(box: tuple[float, float, float, float], height: float, bridge: float) -> float:
+    """What a candidate digit's geometry costs it, for its box ``(x, y, w, h)`` among digits of ``height``:
 
-    score(span) = m · log(confidence) − ASPECT_WEIGHT · log(aspect / MAX_ASPECT), ``m`` the span's
-    number of groups (so that joining and splitting pay alike per group), the last term only
-    for a span wider than ``MAX_ASPECT`` times its height; a group that is no digit (a stray
-    mark) is skipped.
+    ASPECT_WEIGHT · log(aspect / MAX_ASPECT)  when wider than MAX_ASPECT (aspect = w / h)
+    + HEIGHT_WEIGHT · log(LOW_SHARE · height / h)  when lower than LOW_SHARE · height
+    + LINK_WEIGHT · bridge / height,  ``bridge`` the widest gap between its parts (``InkDistances.bridge``).
     """
-    n = len(atoms)
+    _, _, w, h = box
+    h = max(h, 1e-9)
+    penalty = LINK_WEIGHT * bridge / height
+    if w / h > MAX_ASPECT:
+        penalty += ASPECT_WEIGHT * float(np.log(w / h / MAX_ASPECT))
+    if h < LOW_SHARE * height:  # a piece of a digit is lower than the digits around it
+        penalty += HEIGHT_WEIGHT * float(np.log(LOW_SHARE * height / h))
+    return penalty
+
+
+def best_split(found: Candidates, confidences: list[float]) -> list[tuple[int, int]]:
+    """The partition of ``found.atoms`` into recognised spans with the best score (dynamic programming).
+
+    score(span) = m · log(confidence) − penalty, ``m`` the span's number of groups (so that joining
+    and splitting pay alike per group), ``penalty`` its geometry's (``span_penalty``); a group that
+    is no candidate digit (a stray mark) is skipped. On equal scores the groups stay apart.
+    """
+    n = len(found.atoms)
     best: list[tuple[float, list[tuple[int, int]]] | None] = [None] * (n + 1)
     best[0] = (0.0, [])
+    scored = sorted(zip(found.spans, confidences, found.penalties, strict=True), key=lambda c: -c[0][0])
     for stop in range(1, n + 1):
-        options = []
-        if best[stop - 1] is not None and (stop - 1, stop) not in recognitions:
-            options.append(best[stop - 1])  # a stray mark: dropped
-        for (a, b), recognition in recognitions.items():
+        if best[stop - 1] is not None and (stop - 1, stop) not in found.spans:
+            best[stop] = best[stop - 1]  # a stray mark: dropped
+        for (a, b), sure, penalty in scored:  # the shortest span first, so that a tie keeps it
             if b != stop or best[a] is None:
                 continue
-            _, _, w, h = stroke_box([strokes[i] for k in range(a, b) for i in atoms[k]])
-            aspect = w / max(h, 1e-9)
-            penalty = ASPECT_WEIGHT * np.log(aspect / MAX_ASPECT) if aspect > MAX_ASPECT else 0.0
-            if h < LOW_SHARE * height:  # a piece of a digit is lower than the digits around it
-                penalty += HEIGHT_WEIGHT * np.log(LOW_SHARE * height / max(h, 1e-9))
-            score = best[a][0] + (b - a) * float(np.log(max(recognition.confidence, 1e-6))) - penalty
-            options.append((score, [*best[a][1], (a, b)]))
-        if options:
-            best[stop] = max(options, key=lambda option: option[0])
+            score = best[a][0] + (b - a) * float(np.log(max(sure, 1e-6))) - penalty
+            if best[stop] is None or score > best[stop][0]:
+                best[stop] = (score, [*best[a][1], (a, b)])
     return best[n][1] if best[n] is not None else []
