@@ -23,7 +23,7 @@ import numpy as np
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
 from digitnet.recognise import Recognition, recognise_strokes
-from digitnet.strokes import checked_strokes, normalise_strokes, segment_distance, simplify
+from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: The longest number the page reads.
 MAX_DIGITS = 12
@@ -58,7 +58,7 @@ MAX_JOIN = 5
 #: The digits' height is at least this share of the tallest group's: a number with digits in
 #: several pieces has many low groups.
 TALLEST_SHARE = 0.85
-#: Strokes are measured with about this many points per digits' height (and at most MAX_MEASURED).
+#: Strokes are measured with this many points per height of the tallest (and at most MAX_MEASURED).
 MEASURE_STEPS = 40
 MAX_MEASURED = 400
 
@@ -158,12 +158,13 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
         box = stroke_box(members)
         if max(box[2:]) < STRAY_SHARE * height:
             continue  # a mark much smaller than the digits around it: a dot, a slip of the pen
+        bridge = ink.bridge(found.atoms[span[0] : span[1]])
         try:
             inputs.append(normalise_strokes(members, canvas_size))
         except NoDigitError:
             continue
         found.spans.append(span)
-        found.penalties.append(span_penalty(box, height, ink.bridge(found.atoms[span[0] : span[1]])))
+        found.penalties.append(span_penalty(box, height, bridge))
     found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
     return found
 
@@ -246,30 +247,23 @@ def sure_groups(strokes: list[np.ndarray], ink: InkDistances | None = None) -> l
 class InkDistances:
     """Distances between the ink of strokes, measured once per pair of strokes.
 
-    Two polylines are 0 apart when two of their segments cross, else as far apart as the
-    nearest point of one to a segment of the other. Each stroke is measured on about
-    ``MEASURE_STEPS`` points per height of the drawing's tallest stroke (at most ``MAX_MEASURED``),
-    so a stroke of many points costs no more than a short one.
+    Each stroke is resampled along its length every 1/``MEASURE_STEPS`` of the drawing's tallest
+    stroke (at most ``MAX_MEASURED`` points): the nearest two points of two strokes are then
+    as far apart as their ink, within one step, and strokes that cross are within one step.
     """
 
     def __init__(self, strokes: list[np.ndarray]) -> None:
         tallest = max(float(np.ptp(s[:, 1])) for s in strokes)
-        self.measured = []
-        for s in strokes:
-            arc = float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum())
-            points = simplify(s, max(tallest / MEASURE_STEPS, arc / MAX_MEASURED, 1e-9))
-            self.measured.append((points, *segments(points)))
+        self.points = [resampled(s, tallest / MEASURE_STEPS) for s in strokes]
         self.known: dict[tuple[int, int], float] = {}
 
     def strokes(self, i: int, j: int) -> float:
         """Distance between strokes ``i`` and ``j``."""
         key = (min(i, j), max(i, j))
         if key not in self.known:
-            (p, ps, pe), (q, qs, qe) = self.measured[i], self.measured[j]
-            if segments_cross(ps, pe, qs, qe):
-                self.known[key] = 0.0
-            else:
-                self.known[key] = float(min(segment_distance(p, qs, qe).min(), segment_distance(q, ps, pe).min()))
+            p, q = self.points[i], self.points[j]
+            dx, dy = p[:, None, 0] - q[None, :, 0], p[:, None, 1] - q[None, :, 1]
+            self.known[key] = float(np.sqrt(np.min(dx * dx + dy * dy)))
         return self.known[key]
 
     def between(self, a: list[int], b: list[int]) -> float:
@@ -289,23 +283,13 @@ class InkDistances:
         return widest
 
 
-def segments(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``starts, ends (s, 2)`` of the polyline ``points (k, 2)`` (a single point: one null segment)."""
-    return (points[:-1], points[1:]) if len(points) > 1 else (points, points)
-
-
-def segments_cross(ps: np.ndarray, pe: np.ndarray, qs: np.ndarray, qe: np.ndarray) -> bool:
-    """Whether any segment ``ps[i] → pe[i]`` properly crosses any ``qs[j] → qe[j]``: the ends of each
-    lie strictly on both sides of the other (orientation tests, ``(i, j)`` arrays)."""
-
-    def side(origin: np.ndarray, end: np.ndarray, point: np.ndarray) -> np.ndarray:
-        """Sign of the cross product (end − origin) × (point − origin), ``(len(origin), len(point))``."""
-        dx, dy = (end - origin)[:, None, 0], (end - origin)[:, None, 1]
-        return np.sign(dx * (point[None, :, 1] - origin[:, None, 1]) - dy * (point[None, :, 0] - origin[:, None, 0]))
-
-    q_apart = side(ps, pe, qs) * side(ps, pe, qe) < 0  # (i, j): q's ends on both sides of p_i
-    p_apart = (side(qs, qe, ps) * side(qs, qe, pe) < 0).T
-    return bool(np.any(q_apart & p_apart))
+def resampled(stroke: np.ndarray, step: float) -> np.ndarray:
+    """Points along ``stroke (k, 2)`` every ``step`` of its length (more apart past ``MAX_MEASURED``
+    points), its ends included."""
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(stroke, axis=0).T))])
+    step = max(step, arc[-1] / MAX_MEASURED, 1e-9)
+    at = np.append(np.arange(0.0, arc[-1], step), arc[-1])
+    return np.stack([np.interp(at, arc, stroke[:, 0]), np.interp(at, arc, stroke[:, 1])], axis=1)
 
 
 def line_height(strokes: list[np.ndarray], atoms: list[list[int]]) -> float:
