@@ -82,6 +82,7 @@ def test_digitnet_wheel_is_inference_only_and_locked(site):
             "collections",
             "copy",
             "io",
+            "sys",
             "time",
         }, (name, imports)
         # Pillow is imported only where a picture is read, inside a function: drawings never load it
