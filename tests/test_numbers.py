@@ -9,7 +9,14 @@ import pytest
 from PIL import Image
 
 from digitnet import load_model
-from digitnet.numbers import MAX_STROKES, MEASURE_STEPS, InkDistances, recognise_number, sure_groups
+from digitnet.numbers import (
+    MAX_STROKES,
+    MEASURE_STEPS,
+    TOO_MANY_DIGITS,
+    InkDistances,
+    recognise_number,
+    sure_groups,
+)
 from digitnet.picture import PictureError, components, prepare_picture, read_number
 from digitnet.recognise import recognise_strokes
 from digitnet.training import number_sets
@@ -48,11 +55,13 @@ def test_multi_stroke_digits_stay_together():
 def test_ink_distances():
     cross = [np.array([[0.0, 0], [100, 100]]), np.array([[0.0, 100], [100, 0]])]
     assert InkDistances(cross).between([0], [1]) < 100 / MEASURE_STEPS  # crossing, no end near the other
+    assert InkDistances(cross).bridge([[0], [1]]) < 100 / MEASURE_STEPS
     row = [np.array([[0.0, 0], [0, 100]]), np.array([[10.0, 0], [10, 100]]), np.array([[40.0, 50], [40, 60]])]
     ink = InkDistances(row)
     assert ink.between([0], [1]) == pytest.approx(10) and ink.between([1], [2]) == pytest.approx(30)
     assert ink.bridge([[0], [1], [2]]) == pytest.approx(30)  # the widest gap of the chain 0–1–2
     assert ink.bridge([[0, 1]]) == 0
+    assert ink.touch([0], [1], 10.5) and not ink.touch([0], [1], 9.5) and not ink.touch([0, 1], [2], 29)
 
 
 def test_a_digit_written_over_its_neighbours_columns_is_its_own(cnn):
@@ -85,6 +94,18 @@ def test_nothing_drawn_and_stray_marks(cnn):
         recognise_number(cnn, [np.array([[np.nan, 1.0], [2.0, 3.0]])], 400.0)
     hatching = [np.array([[x, 10.0], [x, 90.0]]) for x in np.arange(MAX_STROKES + 1) * 3.0]
     assert recognise_number(cnn, hatching, 1000.0).reason == f"more than {MAX_STROKES} strokes: too many for a number"
+    assert recognise_number(cnn, hatching[:MAX_STROKES], 1000.0).reason == TOO_MANY_DIGITS
+    stacked = [np.array([[10.0, 10 * k], [90, 10 * k + 1]]) for k in range(MAX_STROKES)]
+    assert recognise_number(cnn, stacked, 3000.0).reason == TOO_MANY_DIGITS
+
+
+def test_flat_strokes_are_read_without_error(cnn):
+    """A dash, an equals sign: strokes of no height (a straight drag of the mouse) still get an answer."""
+    dash = [np.array([[10.0, 50.0], [90.0, 50.0]])]
+    equals = [*dash, np.array([[10.0, 70.0], [90.0, 70.0]])]
+    for strokes in (dash, equals):
+        reading = recognise_number(cnn, strokes, 400.0)
+        assert reading.digits and all(0 <= d.recognition.confidence <= 1 for d in reading.digits)
 
 
 # ---------------------------------------------------------------- pictures

@@ -526,7 +526,8 @@ def write_committed_curves(weights: Path, folder: Path) -> int:
 
 def add_numbers(commands) -> None:
     numbers = commands.add_parser(
-        "numbers", help="every model on drawn numbers, photos and blank sheets made from MNIST test digits"
+        "numbers",
+        help="every model on drawn numbers, photos and blank sheets made from MNIST test digits (or validation digits)",
     )
     numbers.add_argument("model", type=Path, nargs="*", help="model file(s) (default: the models in weights/)")
     numbers.add_argument("--write", type=Path, help="write the table here (e.g. weights/numbers.md) and JSON beside it")
@@ -542,10 +543,10 @@ def add_numbers(commands) -> None:
 def run_numbers(args: argparse.Namespace) -> int:
     from digitnet.training import number_sets
 
-    paths = args.model or model_files(DEFAULT_WEIGHTS)
-    networks = {path.stem: load_model(path) for path in paths}
     if args.validation and args.write:
         raise SystemExit("--validation prints its table: the written one (--write) is the test digits' table")
+    paths = args.model or model_files(DEFAULT_WEIGHTS)
+    networks = {path.stem: load_model(path) for path in paths}
     print(f"reading generated numbers with {len(networks)} model(s)…", flush=True)
     if args.validation:
         digits, seed = load_mnist(args.data_dir).validation, number_sets.VALIDATION_SEED

@@ -53,23 +53,23 @@ class Photo:
     kind: str
 
 
-def pick_digits(test: Split, rng: np.random.Generator, n: int) -> list[int]:
-    """Indices of ``n`` random test digits whose tracing gives strokes."""
-    return [int(i) for i in rng.integers(0, len(test), n)]
+def pick_digits(digits: Split, rng: np.random.Generator, n: int) -> list[int]:
+    """Indices of ``n`` random digits of ``digits``."""
+    return [int(i) for i in rng.integers(0, len(digits), n)]
 
 
-def drawn_numbers(test: Split, count: int, lengths: range = range(2, 9), seed: int = SEED) -> list[DrawnNumber]:
-    """``count`` numbers per length in ``lengths``: traced test digits, each 60–100 px tall."""
+def drawn_numbers(digits: Split, count: int, lengths: range = range(2, 9), seed: int = SEED) -> list[DrawnNumber]:
+    """``count`` numbers per length in ``lengths``: traced digits of ``digits``, each 60–100 px tall."""
     rng = np.random.default_rng(seed)
     out = []
     for length in lengths:
         made = 0
         while made < count:
-            indices = pick_digits(test, rng, length)
-            traced = [trace_digit(test.images[i]) for i in indices]
-            if not all(traced_whole(t, test.images[i]) for t, i in zip(traced, indices, strict=True)):
+            indices = pick_digits(digits, rng, length)
+            traced = [trace_digit(digits.images[i]) for i in indices]
+            if not all(traced_whole(t, digits.images[i]) for t, i in zip(traced, indices, strict=True)):
                 continue
-            out.append(lay_out(traced, "".join(str(test.labels[i]) for i in indices), rng))
+            out.append(lay_out(traced, "".join(str(digits.labels[i]) for i in indices), rng))
             made += 1
     return out
 
@@ -106,12 +106,12 @@ def lay_out(traced: list[list[np.ndarray]], label: str, rng: np.random.Generator
 # ---------------------------------------------------------------- photos
 
 
-def number_ink(test: Split, indices: list[int], rng: np.random.Generator, height: int) -> np.ndarray:
-    """Ink ``(H, W)`` of the test digits side by side, each enlarged to about ``height`` pixels."""
+def number_ink(digits: Split, indices: list[int], rng: np.random.Generator, height: int) -> np.ndarray:
+    """Ink ``(H, W)`` of the digits ``indices`` side by side, each enlarged to about ``height`` pixels."""
     pieces = []
     for i in indices:
         size = int(height * 28 / 20 * rng.uniform(0.9, 1.1))
-        digit = resample(test.images[i].reshape(28, 28).astype(np.float64), size, size)
+        digit = resample(digits.images[i].reshape(28, 28).astype(np.float64), size, size)
         cols = np.flatnonzero(digit.max(axis=0) > 0.05)
         digit = digit[:, cols[0] : cols[-1] + 1] if cols.size else digit
         top = int(rng.uniform(-0.06, 0.06) * height) + height
@@ -142,14 +142,14 @@ def tint(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return gray[..., None] * colour / colour.max()
 
 
-def synthetic_photo(test: Split, rng: np.random.Generator, length: int, blank: bool = False) -> Photo:
-    """A picture of ``length`` test digits (or of nothing) on synthetic paper, in a random file format."""
+def synthetic_photo(digits: Split, rng: np.random.Generator, length: int, blank: bool = False) -> Photo:
+    """A picture of ``length`` digits of ``digits`` (or of nothing) on synthetic paper, in a random file format."""
     from PIL import Image
 
-    indices = pick_digits(test, rng, length)
-    label = "" if blank else "".join(str(test.labels[i]) for i in indices)
+    indices = pick_digits(digits, rng, length)
+    label = "" if blank else "".join(str(digits.labels[i]) for i in indices)
     height = int(rng.uniform(40, 110))
-    ink = number_ink(test, indices, rng, height)
+    ink = number_ink(digits, indices, rng, height)
     margin = rng.integers(30, 120, 4)
     sheet = np.zeros((ink.shape[0] + margin[0] + margin[1], ink.shape[1] + margin[2] + margin[3]))
     if not blank:
@@ -191,16 +191,16 @@ def box_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return smooth[radius * 2 : -radius * 2, radius * 2 : -radius * 2]
 
 
-def photos(test: Split, count: int, seed: int = SEED) -> list[Photo]:
-    """``count`` pictures of numbers of 1–6 test digits."""
+def photos(digits: Split, count: int, seed: int = SEED) -> list[Photo]:
+    """``count`` pictures of numbers of 1–6 digits of ``digits``."""
     rng = np.random.default_rng(seed + 1)
-    return [synthetic_photo(test, rng, int(rng.integers(1, 7))) for _ in range(count)]
+    return [synthetic_photo(digits, rng, int(rng.integers(1, 7))) for _ in range(count)]
 
 
-def blank_sheets(test: Split, count: int, seed: int = SEED) -> list[Photo]:
+def blank_sheets(digits: Split, count: int, seed: int = SEED) -> list[Photo]:
     """``count`` pictures of blank paper in uneven light, shadows, noise and blur."""
     rng = np.random.default_rng(seed + 2)
-    return [synthetic_photo(test, rng, 4, blank=True) for _ in range(count)]
+    return [synthetic_photo(digits, rng, 4, blank=True) for _ in range(count)]
 
 
 # ---------------------------------------------------------------- scores
@@ -251,10 +251,10 @@ Generated by `{command}` from MNIST **{digits}** digits only
 (`training/number_sets.py`, fixed seed, so every model meets the same numbers):
 
 - *drawn*: numbers of 2–8 digits ({drawn} of each length), and {drawn4} numbers of 4 digits, made of
-  test digits traced into pen strokes, laid side by side with random gaps and slight
+  {digits} digits traced into pen strokes, laid side by side with random gaps and slight
   overlaps (−8 % to 45 % of a digit's height), baseline drift (±8 %) and sizes ±15 %; read as
   the page reads a number (`digitnet.numbers`);
-- *photos*: {photos} pictures of 1–6 test digits on synthetic paper (grey 0.3–0.95, tinted, light
+- *photos*: {photos} pictures of 1–6 {digits} digits on synthetic paper (grey 0.3–0.95, tinted, light
   gradients, soft shadows, noise, blur; dark ink, or light ink on a dark board), saved as
   JPEG (quality 50–95, EXIF orientation 1, 3, 6 or 8) or as 8- or 16-bit PNG; read as
   `digitnet predict` and the page read a picture (`digitnet.picture`);
@@ -269,12 +269,12 @@ holding a digit, and the highest confidence of any answer.
 
 
 def results(
-    networks: dict[str, Network], test: Split, sizes: dict[str, int] = SIZES, seed: int = SEED
+    networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES, seed: int = SEED
 ) -> dict[str, dict]:
-    """Every network's figures on every set made of ``test``'s digits: ``{model: {set: score}}``."""
-    drawn = drawn_numbers(test, sizes["drawn"], seed=seed)
-    drawn4 = drawn_numbers(test, sizes["drawn4"], range(4, 5), seed=seed + 3)
-    pictures, blank = photos(test, sizes["photos"], seed), blank_sheets(test, sizes["blank"], seed)
+    """Every network's figures on every set made of ``digits``: ``{model: {set: score}}``."""
+    drawn = drawn_numbers(digits, sizes["drawn"], seed=seed)
+    drawn4 = drawn_numbers(digits, sizes["drawn4"], range(4, 5), seed=seed + 3)
+    pictures, blank = photos(digits, sizes["photos"], seed), blank_sheets(digits, sizes["blank"], seed)
     sets = {
         "drawn": (evaluate_drawn(networks, drawn), [n.label for n in drawn]),
         "drawn4": (evaluate_drawn(networks, drawn4), [n.label for n in drawn4]),

@@ -27,7 +27,8 @@ from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: The longest number the page reads.
 MAX_DIGITS = 12
-#: More strokes than this are no number of MAX_DIGITS digits (and grouping them would take long).
+TOO_MANY_DIGITS = f"more than {MAX_DIGITS} digits"
+#: More strokes than this are no number of MAX_DIGITS digits.
 MAX_STROKES = 200
 #: Two groups whose x-extents overlap by more than this share of the narrower one are one digit ...
 SURE_OVERLAP = 0.5
@@ -151,22 +152,37 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
         return Candidates([], canvas_size, reason=f"more than {MAX_STROKES} strokes: too many for a number")
     ink = InkDistances(strokes)
     found = Candidates(strokes, canvas_size, sure_groups(strokes, ink))
-    height = line_height(strokes, found.atoms)
-    inputs = []
-    for span in candidate_spans(strokes, found.atoms, height):
-        members = found.members(span)
-        box = stroke_box(members)
+    boxes = [stroke_box([strokes[i] for i in atom]) for atom in found.atoms]
+    height = line_height(boxes)
+    shapes = []
+    for span in candidate_spans(boxes, height):
+        box = stroke_box(found.members(span))
         if max(box[2:]) < STRAY_SHARE * height:
             continue  # a mark much smaller than the digits around it: a dot, a slip of the pen
-        bridge = ink.bridge(found.atoms[span[0] : span[1]])
+        shapes.append((span, box, ink.bridge(found.atoms[span[0] : span[1]])))
+    if fewest_digits(len(found.atoms), [span for span, _, _ in shapes]) > MAX_DIGITS:
+        return Candidates([], canvas_size, reason=TOO_MANY_DIGITS)  # known before any rendering
+    inputs = []
+    for span, box, bridge in shapes:
         try:
-            inputs.append(normalise_strokes(members, canvas_size))
+            inputs.append(normalise_strokes(found.members(span), canvas_size))
         except NoDigitError:
             continue
         found.spans.append(span)
         found.penalties.append(span_penalty(box, height, bridge))
     found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
     return found
+
+
+def fewest_digits(n: int, spans: list[tuple[int, int]]) -> float:
+    """The fewest digits any split of ``n`` groups into ``spans`` gives (stray groups cost none;
+    ``inf`` when there is no split)."""
+    fewest = [0.0] + [np.inf] * n
+    for stop in range(1, n + 1):
+        if (stop - 1, stop) not in spans:
+            fewest[stop] = fewest[stop - 1]
+        fewest[stop] = min([fewest[stop], *(fewest[a] + 1 for a, b in spans if b == stop)])
+    return fewest[n]
 
 
 def read_candidates(network: Network, found: Candidates) -> NumberReading:
@@ -182,7 +198,7 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
     if not best:
         return NumberReading(reason="the drawing is too small to be a digit")
     if len(best) > MAX_DIGITS:
-        return NumberReading(reason=f"more than {MAX_DIGITS} digits")
+        return NumberReading(reason=TOO_MANY_DIGITS)
     if best == [(0, len(found.atoms))]:
         single = recognise_strokes(network, found.strokes, found.canvas_size)
         return NumberReading([DigitReading(single, stroke_box(found.strokes))])
@@ -223,41 +239,47 @@ def sure_groups(strokes: list[np.ndarray], ink: InkDistances | None = None) -> l
     """Stroke indices grouped where the geometry leaves no doubt, sorted left to right.
 
     Groups merge while ``one_digit`` says their boxes are one digit's and their ink
-    touches (comes within ``TOUCH`` of the taller one's height).
+    touches (comes within ``TOUCH`` of the taller one's height). A group that grew is
+    compared with the others again.
     """
     ink = InkDistances(strokes) if ink is None else ink
-    groups = [[i] for i in range(len(strokes))]
-    while True:
-        boxes = [stroke_box([strokes[i] for i in g]) for g in groups]
-        pairs = (
-            (a, b)
-            for a in range(len(groups))
-            for b in range(a + 1, len(groups))
-            if one_digit(boxes[a], boxes[b])
-            and ink.between(groups[a], groups[b]) <= TOUCH * max(boxes[a][3], boxes[b][3])
-        )
-        pair = next(pairs, None)
-        if pair is None:
-            break
-        groups[pair[0]] += groups.pop(pair[1])
-    order = np.argsort([2 * b[0] + b[2] for b in boxes], kind="stable")
-    return [sorted(groups[k]) for k in order]
+    groups = {i: [i] for i in range(len(strokes))}
+    boxes = {i: stroke_box([strokes[i]]) for i in groups}
+    grown = list(groups)
+    while grown:
+        a = grown.pop(0)
+        if a not in groups:
+            continue
+        for b in groups:
+            near = TOUCH * max(boxes[a][3], boxes[b][3])
+            if b != a and one_digit(boxes[a], boxes[b]) and ink.touch(groups[a], groups[b], near):
+                groups[a] += groups.pop(b)
+                boxes[a] = stroke_box([strokes[i] for i in groups[a]])
+                grown.append(a)
+                break
+    keys = sorted(groups, key=lambda k: 2 * boxes[k][0] + boxes[k][2])
+    return [sorted(groups[k]) for k in keys]
 
 
 class InkDistances:
     """Distances between the ink of strokes, measured once per pair of strokes.
 
-    Each stroke is resampled along its length every 1/``MEASURE_STEPS`` of the drawing's tallest
-    stroke (at most ``MAX_MEASURED`` points): the nearest two points of two strokes are then
-    as far apart as their ink, within one step, and strokes that cross are within one step.
+    Each stroke is resampled along its length every 1/``MEASURE_STEPS`` of the digits' scale
+    (the tallest stroke, or a twelfth of the drawing's width if more) and at most
+    ``MAX_MEASURED`` points: the nearest two points of two strokes are then as far apart as
+    their ink, within one step, and strokes that cross are within one step. Strokes whose
+    boxes are farther apart than a distance sought are not measured.
     """
 
     def __init__(self, strokes: list[np.ndarray]) -> None:
-        tallest = max(float(np.ptp(s[:, 1])) for s in strokes)
-        self.points = [resampled(s, tallest / MEASURE_STEPS) for s in strokes]
+        points = np.concatenate(strokes)
+        scale = max(max(float(np.ptp(s[:, 1])) for s in strokes), float(np.ptp(points[:, 0])) / MAX_DIGITS)
+        self.points = [resampled(s, scale / MEASURE_STEPS) for s in strokes]
+        self.low = [p.min(axis=0) for p in self.points]
+        self.high = [p.max(axis=0) for p in self.points]
         self.known: dict[tuple[int, int], float] = {}
 
-    def strokes(self, i: int, j: int) -> float:
+    def pair(self, i: int, j: int) -> float:
         """Distance between strokes ``i`` and ``j``."""
         key = (min(i, j), max(i, j))
         if key not in self.known:
@@ -266,9 +288,23 @@ class InkDistances:
             self.known[key] = float(np.sqrt(np.min(dx * dx + dy * dy)))
         return self.known[key]
 
+    def box_gap(self, i: int, j: int) -> float:
+        """Distance between the boxes of strokes ``i`` and ``j``: at most their distance."""
+        dx, dy = np.maximum(0.0, np.maximum(self.low[j] - self.high[i], self.low[i] - self.high[j]))
+        return float(np.hypot(dx, dy))
+
+    def touch(self, a: list[int], b: list[int], near: float) -> bool:
+        """Whether the ink of stroke groups ``a`` and ``b`` comes within ``near``."""
+        return any(self.box_gap(i, j) <= near and self.pair(i, j) <= near for i in a for j in b)
+
     def between(self, a: list[int], b: list[int]) -> float:
-        """Distance between the ink of stroke groups ``a`` and ``b``."""
-        return min(self.strokes(i, j) for i in a for j in b)
+        """Distance between the ink of stroke groups ``a`` and ``b``: the nearest pairs of boxes first."""
+        best = np.inf
+        for gap, i, j in sorted((self.box_gap(i, j), i, j) for i in a for j in b):
+            if gap >= best:
+                break
+            best = min(best, self.pair(i, j))
+        return float(best)
 
     def bridge(self, parts: list[list[int]]) -> float:
         """The widest gap that joining ``parts`` (stroke groups) bridges: the longest edge of
@@ -292,26 +328,25 @@ def resampled(stroke: np.ndarray, step: float) -> np.ndarray:
     return np.stack([np.interp(at, arc, stroke[:, 0]), np.interp(at, arc, stroke[:, 1])], axis=1)
 
 
-def line_height(strokes: list[np.ndarray], atoms: list[list[int]]) -> float:
-    """The digits' typical height: the 75th percentile of the groups' heights (parts of digits are
-    lower), and at least ``TALLEST_SHARE`` of the tallest group's."""
-    heights = [stroke_box([strokes[i] for i in atom])[3] for atom in atoms]
-    return float(max(np.percentile(heights, 75), TALLEST_SHARE * max(heights)))
+def line_height(boxes: list[tuple[float, float, float, float]]) -> float:
+    """The digits' typical height, for the groups' ``boxes``: the 75th percentile of their heights
+    (parts of digits are lower), at least ``TALLEST_SHARE`` of the tallest; never 0 (a dash is flat)."""
+    heights = [box[3] for box in boxes]
+    return float(max(np.percentile(heights, 75), TALLEST_SHARE * max(heights), 1e-9))
 
 
-def candidate_spans(strokes: list[np.ndarray], atoms: list[list[int]], height: float) -> list[tuple[int, int]]:
-    """Runs ``[start, stop)`` of consecutive groups that may form one digit.
+def candidate_spans(boxes: list[tuple[float, float, float, float]], height: float) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of consecutive groups (``boxes``, left to right) that may form one digit.
 
     A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``),
     joins at most ``MAX_JOIN`` groups and is at most ``MAX_WIDTH`` heights wide: wider
     runs are two digits (and each candidate costs a rendering and a forward pass).
     """
-    boxes = [stroke_box([strokes[i] for i in atom]) for atom in atoms]
     spans = []
-    for start in range(len(atoms)):
+    for start in range(len(boxes)):
         left, right = boxes[start][0], boxes[start][0] + boxes[start][2]
         spans.append((start, start + 1))
-        for stop in range(start + 1, min(len(atoms), start + MAX_JOIN)):
+        for stop in range(start + 1, min(len(boxes), start + MAX_JOIN)):
             gap = boxes[stop][0] - right
             right = max(right, boxes[stop][0] + boxes[stop][2])
             if gap > SURE_GAP * height or right - left > MAX_WIDTH * height:

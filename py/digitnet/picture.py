@@ -47,8 +47,8 @@ NOISE_RATIO = 5.0
 MIN_HEIGHT_SHARE = 0.4
 #: ... and the tallest must be at least this share of the picture's shorter side.
 MIN_DIGIT_SHARE = 0.03
-#: A digit is at least this many pixels tall in the working image (or half a smaller picture's
-#: height): MNIST's are 20. Smaller marks are grain, or the ragged edge of a shadow.
+#: A digit is at least this many pixels tall in the working image (or a quarter of a smaller
+#: picture's height): MNIST's are 20. Lower marks are grain, or the ragged edge of a shadow.
 MIN_DIGIT_PIXELS = 12
 #: Ink touching the picture's edge and wider than this share of it frames the sheet.
 FRAME_SHARE = 0.6
@@ -342,12 +342,13 @@ def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) 
 
     Components whose column ranges overlap by half of the narrower one (or whose centres
     fall in each other's range) are one digit; groups lower than ``MIN_HEIGHT_SHARE`` of
-    the tallest or than ``MIN_DIGIT_PIXELS`` are specks, and a tallest group under
-    ``MIN_DIGIT_SHARE`` of the picture's shorter side is noise. A component touching the picture's edge and wider than
-    ``FRAME_SHARE`` of it (or nearly as tall) is no digit: the table around the sheet, the
-    sheet's edge, a hard shadow. A component whose strokes (``widths``) are wider than
-    ``BLOB_SHARE`` of its size, or that fills ``FILLED`` of its box without being a thin
-    bar (a 1), is a blob, not written strokes; components smaller than specks are dropped,
+    the tallest or than ``MIN_DIGIT_PIXELS`` (a quarter of a smaller picture's height) are
+    specks, and a tallest group under ``MIN_DIGIT_SHARE`` of the picture's shorter side is
+    noise. A component touching the picture's edge and wider than ``FRAME_SHARE`` of it (or
+    nearly as tall) is no digit: the table around the sheet, the sheet's edge, a hard shadow.
+    A component whose strokes (``widths``) are wider than ``BLOB_SHARE`` of its size, or that
+    fills ``FILLED`` of its box without being a thin bar (a 1), is a blob, not written
+    strokes; components smaller than specks are dropped,
     and a group whose tallest component is under ``MAIN_SHARE`` of its height is noise.
     """
     if len(boxes) == 0:
@@ -387,7 +388,7 @@ def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) 
     tallest = heights.max()
     if tallest < MIN_DIGIT_SHARE * min(shape):
         return []
-    least = max(MIN_HEIGHT_SHARE * tallest, min(MIN_DIGIT_PIXELS, height / 2), 1)
+    least = max(MIN_HEIGHT_SHARE * tallest, min(MIN_DIGIT_PIXELS, height / 4), 1)
     kept = [k for k in range(len(groups)) if heights[k] >= least]
     return [groups[k] for k in sorted(kept, key=lambda k: spans[k][1])]
 
