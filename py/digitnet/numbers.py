@@ -59,7 +59,8 @@ MAX_JOIN = 5
 #: The digits' height is at least this share of the tallest group's: a number with digits in
 #: several pieces has many low groups.
 TALLEST_SHARE = 0.85
-#: Strokes are measured with this many points per height of the tallest (and at most MAX_MEASURED).
+#: Strokes are measured with this many points per digits' scale (``InkDistances``), at most
+#: MAX_MEASURED points a stroke.
 MEASURE_STEPS = 40
 MAX_MEASURED = 400
 
