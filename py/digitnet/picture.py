@@ -50,7 +50,7 @@ MIN_DIGIT_SHARE = 0.03
 #: A digit is at least this many pixels tall in the working image (or a quarter of a smaller
 #: picture's height): MNIST's are 20. Lower marks are grain, or the ragged edge of a shadow.
 MIN_DIGIT_PIXELS = 12
-#: Ink touching the picture's edge and wider than this share of it frames the sheet.
+#: Ink touching two sides of the picture and wider than this share of it frames the sheet.
 FRAME_SHARE = 0.6
 #: Strokes wider than this share of their component's size make a blob (a sheet, a hole), not a digit.
 BLOB_SHARE = 0.35
@@ -344,8 +344,9 @@ def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) 
     fall in each other's range) are one digit; groups lower than ``MIN_HEIGHT_SHARE`` of
     the tallest or than ``MIN_DIGIT_PIXELS`` (a quarter of a smaller picture's height) are
     specks, and a tallest group under ``MIN_DIGIT_SHARE`` of the picture's shorter side is
-    noise. A component touching the picture's edge and wider than ``FRAME_SHARE`` of it (or
-    nearly as tall) is no digit: the table around the sheet, the sheet's edge, a hard shadow.
+    noise. A component along a side of the picture (nearly as wide or as tall as it), or touching
+    two sides and wider than ``FRAME_SHARE`` of the picture, is no digit: the table around the
+    sheet, the sheet's edge, a hard shadow.
     A component whose strokes (``widths``) are wider than ``BLOB_SHARE`` of its size, or that
     fills ``FILLED`` of its box without being a thin bar (a 1), is a blob, not written
     strokes; components smaller than specks are dropped,
@@ -355,8 +356,10 @@ def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) 
         return []
     height, width = shape
     tall, wide = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == height) | (boxes[:, 3] == width)
-    frame = edge & ((wide > FRAME_SHARE * width) | (tall > 0.9 * height))
+    sides = (boxes[:, 0] == 0).astype(int) + (boxes[:, 1] == 0) + (boxes[:, 2] == height) + (boxes[:, 3] == width)
+    # a digit cropped tight touches one side; a table or the sheet's edge runs along it, or into a corner
+    along = (sides >= 1) & ((wide > 0.9 * width) | (tall > 0.9 * height))
+    frame = along | ((sides >= 2) & (wide > FRAME_SHARE * width))
     filled = (boxes[:, 4] > FILLED * tall * wide) & (np.minimum(tall, wide) > 0.3 * np.maximum(tall, wide))
     blob = (widths > BLOB_SHARE * np.maximum(tall, wide)) | filled
     candidates = ~frame & ~blob
