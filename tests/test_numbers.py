@@ -229,14 +229,15 @@ def test_blank_and_broken_pictures(cnn, mnist_data):
         read_number(cnn, encoded(rng.random((40, 40)))[:60])
 
 
-def test_the_ragged_edge_of_a_shadow_is_no_digit(cnn, mnist_data):
-    """Sheets whose soft shadow the paper estimate leaves behind: its ragged edge leaves specks
-    (4–9 px tall in these pictures), once read as digits at up to 0.97."""
-    sheets = number_sets.blank_sheets(mnist_data.validation, 30, number_sets.VALIDATION_SEED)
-    sheets += number_sets.blank_sheets(mnist_data.validation, 10, 3)
+def test_the_edge_of_a_shadow_is_no_digit(cnn, mnist_data):
+    """Sheets with a soft shadow, from other seeds than the results table's: the paper estimate once
+    carried the lit side's level across the shadow's edge, and specks on the band of "ink" it left
+    were read as digits at up to 1.0. Now no sheet shows a digit."""
+    sheets = number_sets.blank_sheets(mnist_data.validation, 60, number_sets.VALIDATION_SEED)
+    sheets += number_sets.blank_sheets(mnist_data.validation, 60, 3)
     for photo in sheets:
         reading = read_number(cnn, photo.data)
-        assert all(d.recognition.confidence <= 0.9 and d.box[3] >= 12 for d in reading.digits), photo.kind
+        assert not reading.digits, (photo.kind, reading.number, [d.box for d in reading.digits])
 
 
 def test_palette_and_transparent_pictures(cnn, mnist_data):
