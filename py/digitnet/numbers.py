@@ -178,12 +178,8 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
 def fewest_digits(n: int, spans: list[tuple[int, int]]) -> float:
     """The fewest digits any split of ``n`` groups into ``spans`` gives (stray groups cost none;
     ``inf`` when there is no split)."""
-    fewest = [0.0] + [np.inf] * n
-    for stop in range(1, n + 1):
-        if (stop - 1, stop) not in spans:
-            fewest[stop] = fewest[stop - 1]
-        fewest[stop] = min([fewest[stop], *(fewest[a] + 1 for a, b in spans if b == stop)])
-    return fewest[n]
+    best = best_partition(n, dict.fromkeys(spans, -1.0))
+    return -best[0] if best is not None else np.inf
 
 
 def read_candidates(network: Network, found: Candidates) -> NumberReading:
@@ -374,23 +370,33 @@ def span_penalty(box: tuple[float, float, float, float], height: float, bridge: 
 
 
 def best_split(found: Candidates, confidences: list[float]) -> list[tuple[int, int]]:
-    """The partition of ``found.atoms`` into recognised spans with the best score (dynamic programming).
+    """The partition of ``found.atoms`` into recognised spans with the best score (``best_partition``).
 
     score(span) = m · log(confidence) − penalty, ``m`` the span's number of groups (so that joining
-    and splitting pay alike per group), ``penalty`` its geometry's (``span_penalty``); a group that
-    is no candidate digit (a stray mark) is skipped. On equal scores the groups stay apart.
+    and splitting pay alike per group), ``penalty`` its geometry's (``span_penalty``).
     """
-    n = len(found.atoms)
+    scores = {
+        (a, b): (b - a) * float(np.log(max(sure, 1e-6))) - penalty
+        for (a, b), sure, penalty in zip(found.spans, confidences, found.penalties, strict=True)
+    }
+    best = best_partition(len(found.atoms), scores)
+    return best[1] if best is not None else []
+
+
+def best_partition(n: int, scores: dict[tuple[int, int], float]) -> tuple[float, list[tuple[int, int]]] | None:
+    """The split of ``n`` groups into runs ``[a, b)`` of ``scores`` with the highest total, and that total
+    (dynamic programming; None when there is none). A group that is no run of its own (a stray mark) is
+    skipped at no cost; on equal totals the groups stay apart."""
     best: list[tuple[float, list[tuple[int, int]]] | None] = [None] * (n + 1)
     best[0] = (0.0, [])
-    scored = sorted(zip(found.spans, confidences, found.penalties, strict=True), key=lambda c: -c[0][0])
+    shortest_first = sorted(scores.items(), key=lambda item: -item[0][0])
     for stop in range(1, n + 1):
-        if best[stop - 1] is not None and (stop - 1, stop) not in found.spans:
+        if best[stop - 1] is not None and (stop - 1, stop) not in scores:
             best[stop] = best[stop - 1]  # a stray mark: dropped
-        for (a, b), sure, penalty in scored:  # the shortest span first, so that a tie keeps it
+        for (a, b), score in shortest_first:  # so that a tie keeps the shorter run
             if b != stop or best[a] is None:
                 continue
-            score = best[a][0] + (b - a) * float(np.log(max(sure, 1e-6))) - penalty
-            if best[stop] is None or score > best[stop][0]:
-                best[stop] = (score, [*best[a][1], (a, b)])
-    return best[n][1] if best[n] is not None else []
+            total = best[a][0] + score
+            if best[stop] is None or total > best[stop][0]:
+                best[stop] = (total, [*best[a][1], (a, b)])
+    return best[n]
