@@ -116,8 +116,8 @@ def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
 @dataclass
 class Candidates:
     """What the recogniser chooses from: the sure ``atoms`` (stroke indices, left to right),
-    the ``spans`` of consecutive atoms that may be one digit, their normalised ``inputs (n, 784)``
-    and the ``penalties`` their geometry costs (``span_penalty``).
+    the ``spans`` of consecutive atoms that may be one digit, their normalised ``inputs (n, 784)``,
+    their ``boxes`` ``(x, y, w, h)`` and the ``penalties`` their geometry costs (``span_penalty``).
 
     Model-independent: made once, read by any network.
     """
@@ -127,6 +127,7 @@ class Candidates:
     atoms: list[list[int]] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), dtype=np.float32))
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     penalties: list[float] = field(default_factory=list)
     reason: str = ""
 
@@ -170,6 +171,7 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
         except NoDigitError:
             continue
         found.spans.append(span)
+        found.boxes.append(box)
         found.penalties.append(span_penalty(box, height, bridge))
     found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
     return found
@@ -199,7 +201,8 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
     if best == [(0, len(found.atoms))]:
         single = recognise_strokes(network, found.strokes, found.canvas_size)
         return NumberReading([DigitReading(single, stroke_box(found.strokes))])
-    return NumberReading([DigitReading(recognitions[span], stroke_box(found.members(span))) for span in best])
+    boxes = dict(zip(found.spans, found.boxes, strict=True))
+    return NumberReading([DigitReading(recognitions[span], boxes[span]) for span in best])
 
 
 def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
