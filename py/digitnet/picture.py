@@ -340,13 +340,12 @@ def digit_groups(boxes: np.ndarray, shape: tuple[int, int], widths: np.ndarray) 
     fall in each other's range) are one digit; groups lower than ``MIN_HEIGHT_SHARE`` of
     the tallest or than ``MIN_DIGIT_PIXELS`` (a quarter of a smaller picture's height) are
     specks, and a tallest group under ``MIN_DIGIT_SHARE`` of the picture's shorter side is
-    noise. A component along a side of the picture (nearly as wide or as tall as it), or touching
-    two sides and wider than ``FRAME_SHARE`` of the picture, is no digit: the table around the
-    sheet, the sheet's edge, a hard shadow.
-    A component whose strokes (``widths``) are wider than ``BLOB_SHARE`` of its size, or that
-    fills ``FILLED`` of its box without being a thin bar (a 1), is a blob, not written
-    strokes; components smaller than specks are dropped,
-    and a group whose tallest component is under ``MAIN_SHARE`` of its height is noise.
+    noise. A component along a side of the picture (nearly as wide or as tall as it), or
+    touching two sides and wider than ``FRAME_SHARE`` of the picture, is no digit: the table
+    around the sheet, the sheet's edge, a hard shadow. A component whose strokes (``widths``)
+    are wider than ``BLOB_SHARE`` of its size, or that fills ``FILLED`` of its box without being
+    a thin bar (a 1), is a blob, not written strokes; components smaller than specks are
+    dropped, and a group whose tallest component is under ``MAIN_SHARE`` of its height is noise.
     """
     if len(boxes) == 0:
         return []
