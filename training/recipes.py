@@ -52,6 +52,9 @@ class Recipe:
     #: validation with its shifted-and-noisy copies) or "all-randomised" (all 70,000 + copies, no held-out set)
     data: str = "mnist"
     noise_high: int = 150  # most pixels flipped in a noisy copy
+    #: each mini-batch computed in this many parts at once, one thread each (``training.parallel``);
+    #: batch normalisation then takes each part's own statistics (``digitnet.backprop.backprop``)
+    batch_parts: int = 1
 
     @property
     def watches_training(self) -> bool:
@@ -63,6 +66,8 @@ class Recipe:
         skip = ["name", "description", "book", "original", "target", "monitor_training"]
         if not self.augment:
             skip += ["augmentation", "clean_epochs"]
+        if self.batch_parts == 1:
+            skip.append("batch_parts")
         return {k: _plain(v) for k, v in asdict(self).items() if k not in skip}
 
 
@@ -163,7 +168,8 @@ CNN = Recipe(
     name="cnn",
     description="conv 32@5×5 → pool → conv 64@5×5 → pool → 256 → softmax, batch norm after each, ReLU, dropout 0.3; "
     "Adam, cosine schedule; affine + elastic augmentation (none in the last 4 epochs); drawn-on-the-page copies, "
-    "thinner and thicker strokes and flipped pixels mixed in throughout",
+    "thinner and thicker strokes and flipped pixels mixed in throughout; each mini-batch of 64 in two halves "
+    "computed at once, batch norm on each half's statistics",
     sizes=(784, 10),
     hidden="relu",
     output="softmax",
@@ -213,6 +219,7 @@ CNN = Recipe(
     ),
     clean_epochs=4,
     monitor_training=False,
+    batch_parts=2,
 )
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (C1, C2, C2_100, C2_MOD, C2_CONV, C2_CONV_LEARNED, C2_MOD2, CNN)}

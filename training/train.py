@@ -32,6 +32,7 @@ from digitnet.optimisers import SGD, Adam, cosine_rate
 from digitnet.training.batches import correct_in_batches
 from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
+from digitnet.training.parallel import part_runner
 from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import Recipe
 from digitnet.training.robustness import drawn_copies
@@ -111,7 +112,20 @@ def train_recipe(
             # the clean epochs drop the geometric distortion only: pixel-level changes stay
             images = augment(images, state.rng, settings_aug, geometric, drawn)
         on_batch = progress(epoch, len(data.train)) if progress else None
-        sgd_epoch(state.network, cost, images, targets, recipe.batch_size, state.optimiser, state.rng, on_batch, rates)
+        with part_runner(recipe.batch_parts) as run:
+            sgd_epoch(
+                state.network,
+                cost,
+                images,
+                targets,
+                recipe.batch_size,
+                state.optimiser,
+                state.rng,
+                on_batch,
+                rates,
+                recipe.batch_parts,
+                run,
+            )
         seconds = time.perf_counter() - started
         figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}

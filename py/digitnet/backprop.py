@@ -8,7 +8,8 @@ layer's own ``backward`` (``digitnet.layers``) does the per-layer work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -37,8 +38,8 @@ def training_forward(
     network: Network, x: np.ndarray, rng: np.random.Generator | None = None
 ) -> tuple[list[np.ndarray], list[Any]]:
     """The forward pass as training runs it: ``a⁰ = x``, ``aˡ⁺¹ = layerˡ(aˡ)``, with batch
-    normalisation on the mini-batch's statistics (moving the running averages) and dropout
-    active when ``rng`` is given.
+    normalisation on the mini-batch's statistics and dropout active when ``rng`` is given. It changes
+    nothing: ``backprop`` moves the running averages.
 
     Returns the activations ``[a⁰, …, aᴸ]`` and, per layer, what its backward pass needs
     besides them (a dropout mask, a batch-norm cache, a convolution's patches) or None.
@@ -68,9 +69,48 @@ def backprop(
     y: np.ndarray,
     scale: float = 1.0,
     rng: np.random.Generator | None = None,
+    parts: int = 1,
+    run: Callable[..., Iterable[Any]] = map,
 ) -> list[dict[str, np.ndarray]]:
     """Gradients of ``scale · C``, C summed over the mini-batch, one dict per layer (empty without
-    trained parameters).
+    trained parameters); the running statistics of batch normalisation move (``Layer.track``).
+
+    ``parts > 1``: the mini-batch is computed as that many consecutive parts of (nearly) equal
+    size, and their gradients summed. For every layer but batch normalisation this is the same
+    sum; batch normalisation takes each part's own statistics (so-called ghost batches), and its
+    running averages move once per part, in order. The parts are independent: ``run`` maps
+    ``part_gradients`` over them (a thread pool's ``map`` computes them at once; the answer is the
+    same). Dropout then draws each part's masks from a generator of its own, seeded from ``rng``.
+    """
+    if parts == 1:
+        results = [part_gradients(network, cost, x, y, scale, rng)]
+    else:
+        bounds = [len(x) * k // parts for k in range(parts + 1)]
+        pieces = [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        seeds = [None] * len(pieces) if rng is None else rng.integers(1 << 62, size=len(pieces))
+        rngs = [None if seed is None else np.random.default_rng(seed) for seed in seeds]
+        results = list(run(lambda s, r: part_gradients(network, cost, x[s], y[s], scale, r), pieces, rngs))
+    for _, caches in results:
+        for layer, cache in zip(network.layers, caches, strict=True):
+            layer.track(cache)
+    grads = results[0][0]
+    for other, _ in results[1:]:
+        for layer_grads, more in zip(grads, other, strict=True):
+            for key, g in more.items():
+                layer_grads[key] += g
+    return grads
+
+
+def part_gradients(
+    network: Network,
+    cost: Cost,
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> tuple[list[dict[str, np.ndarray]], list[Any]]:
+    """``backprop``'s work on one batch, changing nothing: the gradients, and the caches of the
+    training pass (for ``Layer.track``).
 
     Forward: ``training_forward``. Output error: ``δ = ∂C/∂z`` of the last activation
     (fused ``a − y`` where the cost allows it). Backward: each layer from the one before
@@ -91,7 +131,7 @@ def backprop(
     grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
     for i in range(len(layers) - 2, first - 1, -1):
         delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], i > first)
-    return grads
+    return grads, caches
 
 
 def input_gradient(
@@ -145,13 +185,16 @@ def update_mini_batch(
     optimiser: Optimiser,
     rng: np.random.Generator | None = None,
     rates: list[float] | None = None,
+    parts: int = 1,
+    run: Callable[..., Iterable[Any]] = map,
 ) -> None:
     """One step of ``optimiser`` on the mini-batch ``x (m, 784)``, ``y (m, 10)``, in place.
 
     The optimiser's factor (η/m for SGD) is applied once, to the output error,
-    before backpropagation; ``rates``: per-layer factors (``apply_gradients``).
+    before backpropagation; ``rates``: per-layer factors (``apply_gradients``); ``parts``, ``run``:
+    the mini-batch computed in parts (``backprop``).
     """
-    grads = backprop(network, cost, x, y, scale=optimiser.gradient_scale(len(x)), rng=rng)
+    grads = backprop(network, cost, x, y, optimiser.gradient_scale(len(x)), rng, parts, run)
     apply_gradients(network, grads, optimiser, rates)
 
 
@@ -165,18 +208,21 @@ def sgd_epoch(
     rng: np.random.Generator,
     on_batch: Callable[[int], Any] | None = None,
     rates: list[float] | None = None,
+    parts: int = 1,
+    run: Callable[..., Iterable[Any]] = map,
 ) -> None:
     """One pass over the training set in a fresh random order, one optimiser step per mini-batch.
 
     ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng``;
-    ``rates``: per-layer factors of the gradients (``apply_gradients``).
+    ``rates``: per-layer factors of the gradients (``apply_gradients``); ``parts``, ``run``: each
+    mini-batch computed in parts (``backprop``).
     """
     n = len(images)
     order = rng.permutation(n)
     with np.errstate(over="ignore"):
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng, rates)
+            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng, rates, parts, run)
             if on_batch is not None:
                 on_batch(len(batch))
 

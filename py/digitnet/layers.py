@@ -47,6 +47,9 @@ class Layer:
     - ``backward(x, y, g, cache, need_grad_x)``: with ``g = ∂C/∂y``, returns ``∂C/∂x`` (None when
       not needed) and ``{name: ∂C/∂param}`` for the parameters gradient descent trains. A ``cache``
       of None means ``y`` came from ``forward``: inference-time statistics held constant.
+    - ``track(cache)``: fold what a training pass measured into the layer's state (batch norm's running
+      averages). Kept apart from ``train_forward``, which changes nothing, so that parts of a mini-batch
+      can run at once and their statistics still count in a fixed order.
     - ``input_backward(x, y, g)``: ``∂C/∂x`` alone through the inference pass (for saliency maps),
       skipping the parameter gradients where they cost a matrix product.
     - ``output_shape(shape)``: the per-sample output shape, or ``ValueError`` saying why the
@@ -88,6 +91,9 @@ class Layer:
         self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray, cache: Any, need_grad_x: bool = True
     ) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
+
+    def track(self, cache: Any) -> None:
+        return None
 
     def input_backward(self, x: np.ndarray, y: np.ndarray, grad_y: np.ndarray) -> np.ndarray:
         return self.backward(x, y, grad_y, None)[0]
@@ -445,8 +451,8 @@ class BatchNorm(Layer):
 
     At inference ``μ, σ²`` are the running averages of the mini-batch statistics seen in
     training (``statistics``: not trained by gradient descent). In training they are the
-    mini-batch's own over all axes but the last (m values per feature), and the running
-    averages move: ``μ → momentum·μ + (1 − momentum)·μ_B``, the same for ``σ²`` with the
+    mini-batch's own over all axes but the last (m values per feature), and ``track`` moves the
+    running averages: ``μ → momentum·μ + (1 − momentum)·μ_B``, the same for ``σ²`` with the
     unbiased ``σ²_B``. Backward, with ``g = ∂C/∂y``: ``∂C/∂γ = Σ g ⊙ x̂``, ``∂C/∂β = Σ g`` and,
     since the batch statistics depend on x,
     ``∂C/∂x = γ/(m √(σ²_B + ε)) · (m g − ∂C/∂β − x̂ ⊙ ∂C/∂γ)``; at inference ``∂C/∂x = γ g / √(σ² + ε)``.
@@ -513,11 +519,15 @@ class BatchNorm(Layer):
         scale = self.gamma * inv_std
         y = np.multiply(wide, np.tile(scale, k), out=square)
         y += np.tile(self.beta - mean * scale, k)
+        return y.reshape(x.shape), (mean, inv_std, variance * (count / max(count - 1, 1)))
+
+    def track(self, cache):
+        """``μ → momentum·μ + (1 − momentum)·μ_B``, the same for ``σ²`` with the unbiased ``σ²_B``."""
+        mean, _, variance = cache
         self.mean *= self.momentum
         self.mean += (1 - self.momentum) * mean
         self.variance *= self.momentum
-        self.variance += (1 - self.momentum) * variance * (count / max(count - 1, 1))
-        return y.reshape(x.shape), (mean, inv_std)
+        self.variance += (1 - self.momentum) * variance
 
     def wide(self, x: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
         """``x (n, ..., w, f)`` as ``(n·…, w·f)`` rows (``k = w`` copies of the features side by side;
@@ -534,7 +544,7 @@ class BatchNorm(Layer):
         if cache is None:  # inference: μ and σ² are constants
             mean, inv_std = self.mean, 1 / np.sqrt(self.variance + self.epsilon)
         else:
-            mean, inv_std = cache
+            mean, inv_std, _ = cache
         # ∂C/∂γ = Σ g ⊙ x̂ = r·(Σ g ⊙ x − μ·Σ g), r = 1/√(σ² + ε), without forming x̂
         grad_gamma = (per_feature(np.einsum("ij,ij->j", g, xw), k) - mean * grad_beta) * inv_std
         scale = self.gamma * inv_std

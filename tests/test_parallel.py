@@ -1,0 +1,87 @@
+"""A mini-batch backpropagated in parts (``backprop(parts=…)``), one after the other or in threads."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from digitnet.backprop import backprop, one_hot
+from digitnet.costs import cost_named
+from digitnet.network import Network
+from digitnet.training.initialisation import build_network
+from digitnet.training.parallel import part_runner
+
+COST = cost_named("log-likelihood")
+BATCHNORM_CNN = (
+    ("reshape", 28, 28, 1),
+    ("conv", 4, 5, 0),
+    ("batchnorm",),
+    ("relu",),
+    ("maxpool", 2),
+    ("reshape", -1),
+    ("dense", 16),
+    ("batchnorm",),
+    ("relu",),
+    ("dropout", 0.3),
+    ("dense", 10),
+    ("softmax",),
+)
+PLAIN_CNN = tuple(spec for spec in BATCHNORM_CNN if spec[0] not in ("batchnorm", "dropout"))
+
+
+def network_and_batch(architecture, n: int = 13) -> tuple[Network, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    network = build_network(architecture, "log-likelihood", "he", rng)
+    for layer in network.layers:  # float64, so that two ways of summing agree to ~1e-15
+        for name, value in layer.params().items():
+            setattr(layer, name, value.astype(np.float64))
+    x = rng.random((n, 784))
+    return network, x, one_hot(rng.integers(0, 10, n), dtype=np.float64)
+
+
+def running_statistics(network: Network) -> list[np.ndarray]:
+    return [value for layer in network.layers if layer.kind == "batchnorm" for value in (layer.mean, layer.variance)]
+
+
+def test_without_batchnorm_the_parts_sum_to_the_whole_batch():
+    network, x, y = network_and_batch(PLAIN_CNN)
+    whole = backprop(network, COST, x, y, scale=0.1)
+    for parts in (2, 3, 13, 20):  # 20 parts of 13 images: the empty ones are skipped
+        in_parts = backprop(network, COST, x, y, scale=0.1, parts=parts)
+        for a, b in zip(whole, in_parts, strict=True):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_allclose(b[key], a[key], rtol=1e-10, atol=1e-13)
+
+
+def test_batchnorm_takes_each_parts_own_statistics_and_tracks_them_in_order():
+    network, x, y = network_and_batch(BATCHNORM_CNN)
+    by_hand = copy.deepcopy(network)
+    in_parts = backprop(network, COST, x, y, scale=0.5, parts=2)
+    first = backprop(by_hand, COST, x[:6], y[:6], scale=0.5)
+    second = backprop(by_hand, COST, x[6:], y[6:], scale=0.5)
+    for got, a, b in zip(in_parts, first, second, strict=True):
+        for key in got:
+            np.testing.assert_array_equal(got[key], a[key] + b[key])
+    for got, expected in zip(running_statistics(network), running_statistics(by_hand), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    whole = backprop(copy.deepcopy(network), COST, x, y, scale=0.5)
+    assert not np.allclose(whole[2]["gamma"], in_parts[2]["gamma"])  # not the whole batch's statistics
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_threads_compute_what_one_thread_computes(cores):
+    """With dropout drawing each part's masks from its own generator, seeded from the caller's."""
+    network, x, y = network_and_batch(BATCHNORM_CNN, n=64)
+    alone = copy.deepcopy(network)
+    with part_runner(2, cores=cores) as run:
+        assert (run is map) == (cores == 1)
+        threaded = backprop(network, COST, x, y, 1 / 64, np.random.default_rng(9), parts=2, run=run)
+    plain = backprop(alone, COST, x, y, 1 / 64, np.random.default_rng(9), parts=2)
+    for a, b in zip(threaded, plain, strict=True):
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-10, atol=1e-13)
+    for got, expected in zip(running_statistics(network), running_statistics(alone), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    other_masks = backprop(copy.deepcopy(alone), COST, x, y, 1 / 64, np.random.default_rng(10), parts=2)
+    assert not np.allclose(other_masks[-2]["weight"], plain[-2]["weight"])  # the masks follow the seed
