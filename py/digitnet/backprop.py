@@ -8,7 +8,6 @@ layer's own ``backward`` (``digitnet.layers``) does the per-layer work.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -86,7 +85,7 @@ def backprop(
         results = [part_gradients(network, cost, x, y, scale, rng)]
     else:
         bounds = [len(x) * k // parts for k in range(parts + 1)]
-        pieces = [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts) if bounds[k + 1] > bounds[k]]
         seeds = [None] * len(pieces) if rng is None else rng.integers(1 << 62, size=len(pieces))
         rngs = [None if seed is None else np.random.default_rng(seed) for seed in seeds]
         results = list(run(lambda s, r: part_gradients(network, cost, x[s], y[s], scale, r), pieces, rngs))
