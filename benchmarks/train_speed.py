@@ -2,8 +2,8 @@
 
 Contenders, each in a fresh single-threaded process, alternated round by round:
 - ``digitnet``: our vectorised trainer (one matrix per mini-batch);
-- ``bare-numpy``: the same mini-batch step written out as plain NumPy statements, no layers, no
-  optimiser object: the floor of what any vectorised NumPy trainer of this network can do;
+- ``bare-numpy``: the same mini-batch step written out as plain NumPy statements, without layers,
+  optimiser or generic backward pass: what the NumPy operations themselves cost;
 - ``per-sample``: the book's ``network.py`` algorithm, one backprop per example (benchmarks/per_sample.py);
 - ``pytorch``: the same model, batch size and data order in PyTorch on the CPU (skipped when torch is
   not installed: ``pip install torch==2.13.0``).
