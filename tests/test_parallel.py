@@ -1,6 +1,7 @@
 """A mini-batch backpropagated in parts (``backprop(parts=…)``), one after the other or in threads."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -85,3 +86,44 @@ def test_threads_compute_what_one_thread_computes(cores):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
     other_masks = backprop(copy.deepcopy(alone), COST, x, y, 1 / 64, np.random.default_rng(10), parts=2)
     assert not np.allclose(other_masks[-2]["weight"], plain[-2]["weight"])  # the masks follow the seed
+
+
+def test_each_part_draws_its_own_dropout_masks(monkeypatch):
+    network, x, y = network_and_batch(BATCHNORM_CNN, n=8)
+    x[4:] = x[:4]  # the two halves alike: only their masks can tell them apart
+    masks = []
+    dropout = next(layer for layer in network.layers if layer.kind == "dropout")
+    real = type(dropout).train_forward
+
+    def recording(self, inputs, rng):
+        out, mask = real(self, inputs, rng)
+        masks.append(mask)
+        return out, mask
+
+    monkeypatch.setattr(type(dropout), "train_forward", recording)
+    backprop(network, COST, x, y, rng=np.random.default_rng(1), parts=2)
+    assert len(masks) == 2 and masks[0].shape == masks[1].shape == (4, 16)
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_parts_of_fewer_than_two_images_are_not_made():
+    """Batch normalisation of one image has no variance to measure: a batch of 3 stays whole."""
+    network, x, y = network_and_batch(BATCHNORM_CNN, n=3)
+    whole = backprop(copy.deepcopy(network), COST, x, y)
+    for parts in (2, 3, 0):
+        split = backprop(copy.deepcopy(network), COST, x, y, parts=parts)
+        for a, b in zip(whole, split, strict=True):
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_the_threads_keep_the_callers_floating_point_settings():
+    network, x, y = network_and_batch(PLAIN_CNN, n=8)
+    dense = next(layer for layer in network.layers if layer.kind == "dense")
+    dense.weight *= 1e300  # outputs overflow
+    with part_runner(2, cores=2) as run:
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+            backprop(network, COST, x, y, parts=2, run=run)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            backprop(network, COST, x, y, parts=2, run=run)  # silent, as the caller asked

@@ -34,5 +34,6 @@ def part_runner(parts: int, cores: int | None = None) -> Iterator[Callable[..., 
     if workers < 2:
         yield map
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="batch-part") as pool, threadpool_limits(1, user_api="blas"):
+    # the pool's threads are joined before BLAS gets its threads back
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, thread_name_prefix="batch-part") as pool:
         yield pool.map

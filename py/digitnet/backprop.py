@@ -75,20 +75,29 @@ def backprop(
     trained parameters); the running statistics of batch normalisation move (``Layer.track``).
 
     ``parts > 1``: the mini-batch is computed as that many consecutive parts of (nearly) equal
-    size, and their gradients summed. For every layer but batch normalisation this is the same
-    sum; batch normalisation takes each part's own statistics (so-called ghost batches), and its
-    running averages move once per part, in order. The parts are independent: ``run`` maps
-    ``part_gradients`` over them (a thread pool's ``map`` computes them at once; the answer is the
-    same). Dropout then draws each part's masks from a generator of its own, seeded from ``rng``.
+    size, at least 2 images each (a smaller mini-batch makes fewer parts), and their gradients
+    summed. For every layer but batch normalisation this is the same sum; batch normalisation takes
+    each part's own statistics (so-called ghost batches), and its running averages move once per
+    part, in order. The parts are independent: ``run`` maps ``part_gradients`` over them (a thread
+    pool's ``map`` computes them at once, under the caller's ``np.errstate``; the answer is the
+    same). Each part then draws its dropout masks from a generator of its own, seeded from ``rng``
+    (which so moves on by one draw per part, dropout or not).
     """
+    parts = max(1, min(parts, len(x) // 2))
     if parts == 1:
         results = [part_gradients(network, cost, x, y, scale, rng)]
     else:
         bounds = [len(x) * k // parts for k in range(parts + 1)]
-        pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts) if bounds[k + 1] > bounds[k]]
-        seeds = [None] * len(pieces) if rng is None else rng.integers(1 << 62, size=len(pieces))
+        pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
+        seeds = [None] * parts if rng is None else rng.integers(1 << 62, size=parts)
         rngs = [None if seed is None else np.random.default_rng(seed) for seed in seeds]
-        results = list(run(lambda s, r: part_gradients(network, cost, x[s], y[s], scale, r), pieces, rngs))
+        errors = np.geterr()  # NumPy's error settings belong to a thread: the workers take the caller's
+
+        def one_part(piece: slice, part_rng: np.random.Generator | None) -> tuple[list[dict[str, np.ndarray]], list]:
+            with np.errstate(**errors):
+                return part_gradients(network, cost, x[piece], y[piece], scale, part_rng)
+
+        results = list(run(one_part, pieces, rngs))
     for _, caches in results:
         for layer, cache in zip(network.layers, caches, strict=True):
             layer.track(cache)
@@ -108,7 +117,7 @@ def part_gradients(
     scale: float = 1.0,
     rng: np.random.Generator | None = None,
 ) -> tuple[list[dict[str, np.ndarray]], list[Any]]:
-    """``backprop``'s work on one batch, changing nothing: the gradients, and the caches of the
+    """``backprop``'s work on one batch, changing no layer: the gradients, and the caches of the
     training pass (for ``Layer.track``).
 
     Forward: ``training_forward``. Output error: ``δ = ∂C/∂z`` of the last activation
@@ -193,7 +202,7 @@ def update_mini_batch(
     before backpropagation; ``rates``: per-layer factors (``apply_gradients``); ``parts``, ``run``:
     the mini-batch computed in parts (``backprop``).
     """
-    grads = backprop(network, cost, x, y, optimiser.gradient_scale(len(x)), rng, parts, run)
+    grads = backprop(network, cost, x, y, scale=optimiser.gradient_scale(len(x)), rng=rng, parts=parts, run=run)
     apply_gradients(network, grads, optimiser, rates)
 
 
@@ -212,16 +221,17 @@ def sgd_epoch(
 ) -> None:
     """One pass over the training set in a fresh random order, one optimiser step per mini-batch.
 
-    ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng``;
-    ``rates``: per-layer factors of the gradients (``apply_gradients``); ``parts``, ``run``: each
-    mini-batch computed in parts (``backprop``).
+    ``on_batch(m)`` is called after each step; dropout layers draw their masks from ``rng`` (with
+    ``parts``, from generators seeded from it); ``rates``: per-layer factors of the gradients
+    (``apply_gradients``); ``parts``, ``run``: each mini-batch computed in parts (``backprop``).
     """
     n = len(images)
     order = rng.permutation(n)
     with np.errstate(over="ignore"):
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            update_mini_batch(network, cost, images[batch], targets[batch], optimiser, rng, rates, parts, run)
+            x, y = images[batch], targets[batch]
+            update_mini_batch(network, cost, x, y, optimiser, rng=rng, rates=rates, parts=parts, run=run)
             if on_batch is not None:
                 on_batch(len(batch))
 
