@@ -191,7 +191,7 @@ def child_cnn_digitnet() -> dict:
     from digitnet import backprop
     from digitnet.costs import cost_named
     from digitnet.layers import Conv2D
-    from digitnet.training.parallel import available_cores, part_runner
+    from digitnet.training.parallel import part_runner, part_workers
     from digitnet.training.train import make_optimiser
 
     recipe, data, network, order = cnn_setup()
@@ -224,7 +224,7 @@ def child_cnn_digitnet() -> dict:
             backprop.update_mini_batch(network, cost, x, y, optimiser, rng=rng, parts=parts, run=run)
         seconds = time.perf_counter() - started
     # the convolutions' time summed over the threads, as a share of the threads' time
-    threads = 1 if run is map else min(parts, available_cores())
+    threads = part_workers(parts)
     return {
         "seconds": seconds * len(data.train) / len(order),
         "conv_share": in_conv[0] / (seconds * threads),

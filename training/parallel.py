@@ -25,12 +25,18 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def part_workers(parts: int, cores: int | None = None) -> int:
+    """Threads ``part_runner`` computes ``parts`` parts in: one per part, up to the cores (default: those
+    this process may run on)."""
+    return max(1, min(parts, available_cores() if cores is None else cores))
+
+
 @contextmanager
 def part_runner(parts: int, cores: int | None = None) -> Iterator[Callable[..., Iterable[Any]]]:
-    """A ``map`` for ``backprop``'s ``run``: a pool of ``min(parts, cores)`` threads, with BLAS held
-    to one thread of its own meanwhile (two threads each would make four on two cores); the plain
-    ``map`` when that is one thread."""
-    workers = min(parts, available_cores() if cores is None else cores)
+    """A ``map`` for ``backprop``'s ``run``: a pool of ``part_workers`` threads, with BLAS held to one
+    thread of its own meanwhile (two threads each would make four on two cores); the plain ``map``
+    when that is one thread."""
+    workers = part_workers(parts, cores)
     if workers < 2:
         yield map
         return

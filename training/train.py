@@ -112,10 +112,20 @@ def train_recipe(
             # the clean epochs drop the geometric distortion only: pixel-level changes stay
             images = augment(images, state.rng, settings_aug, geometric, drawn)
         on_batch = progress(epoch, len(data.train)) if progress else None
-        parts = recipe.batch_parts
-        with part_runner(parts) as run:
-            network, optimiser, size = state.network, state.optimiser, recipe.batch_size
-            sgd_epoch(network, cost, images, targets, size, optimiser, state.rng, on_batch, rates, parts, run)
+        with part_runner(recipe.batch_parts) as run:
+            sgd_epoch(
+                state.network,
+                cost,
+                images,
+                targets,
+                recipe.batch_size,
+                state.optimiser,
+                state.rng,
+                on_batch,
+                rates=rates,
+                parts=recipe.batch_parts,
+                run=run,
+            )
         seconds = time.perf_counter() - started
         figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}

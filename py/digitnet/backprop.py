@@ -89,8 +89,7 @@ def backprop(
     else:
         bounds = [len(x) * k // parts for k in range(parts + 1)]
         pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
-        seeds = [None] * parts if rng is None else rng.integers(1 << 62, size=parts)
-        rngs = [None if seed is None else np.random.default_rng(seed) for seed in seeds]
+        rngs = [None] * parts if rng is None else [np.random.default_rng(s) for s in rng.integers(1 << 62, size=parts)]
         errors = np.geterr()  # NumPy's error settings belong to a thread: the workers take the caller's
 
         def one_part(piece: slice, part_rng: np.random.Generator | None) -> tuple[list[dict[str, np.ndarray]], list]:
