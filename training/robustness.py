@@ -19,6 +19,7 @@ from digitnet.augment import morphology, transform
 from digitnet.network import Network
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import normalise_strokes
+from digitnet.training import tracing
 from digitnet.training.batches import correct_in_batches
 from digitnet.training.mnist import Split
 from digitnet.training.randomise import add_noise, shift
@@ -68,13 +69,14 @@ def drawn(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def drawn_copies(images: np.ndarray, cache: Path | None = None) -> np.ndarray:
     """``drawn(images)`` with a fixed seed, kept in ``cache`` (the user cache by default) under the
-    images' sha256: tracing 50,000 digits takes minutes, and every run of a recipe wants the same copies."""
+    images' sha256 and the tracing's version: tracing 50,000 digits takes minutes, and every run of a
+    recipe wants the same copies."""
     import hashlib
     import os
 
     digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes()).hexdigest()[:16]
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    path = (cache or base / "digitnet" / "drawn") / f"{digest}.npy"
+    path = (cache or base / "digitnet" / "drawn") / f"{digest}-t{tracing.VERSION}.npy"
     if path.exists():
         return np.load(path)
     copies = drawn(images, np.random.default_rng(SEED + 1))
