@@ -43,7 +43,8 @@ ROBUSTNESS = """
 `digitnet evaluate --suite --write weights/robustness.json`: accuracy (%) on transformed
 copies of the 10,000 test images: the original's shifted (3–4 px), noisy (50–150 flipped
 pixels) and shifted+noisy copies, rotations of ±15°, scaling by 0.7 and 1.2, thick and thin
-strokes (grey dilation 3×3, erosion 2×2), and "drawn": each digit traced into pen strokes,
+strokes (grey dilation 3×3, erosion 2×2), and "drawn": each digit traced into pen strokes
+(`training/tracing.py`; a loop whose hole the ink filled is traced round, as it was written),
 drawn 60–360 px tall anywhere on a 400 px canvas and normalised as the web page does. The
 web page's default model is the best on "drawn". `c2_mod2` trained on these test images, so
 its figures are not held-out measurements.
