@@ -69,7 +69,7 @@ def open_filled(mask: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
     depth = depth_map(mask)
     if not skeleton.any():
         return skeleton
-    radius = int(round(float(np.percentile(depth[skeleton], 25))))
+    radius = round(float(np.percentile(depth[skeleton], 25)))
     core = depth > FILLED * radius
     if not core.any():
         return skeleton

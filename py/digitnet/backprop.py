@@ -84,28 +84,35 @@ def backprop(
     (which so moves on by one draw per part, dropout or not).
     """
     parts = max(1, min(parts, len(x) // 2))
-    if parts == 1:
-        results = [part_gradients(network, cost, x, y, scale, rng)]
-    else:
-        bounds = [len(x) * k // parts for k in range(parts + 1)]
-        pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
-        rngs = [None] * parts if rng is None else [np.random.default_rng(s) for s in rng.integers(1 << 62, size=parts)]
-        errors = np.geterr()  # NumPy's error settings belong to a thread: the workers take the caller's
+    if parts == 1:  # the usual case, without the bookkeeping of parts
+        grads, caches = part_gradients(network, cost, x, y, scale, rng)
+        track(network, caches)
+        return grads
+    bounds = [len(x) * k // parts for k in range(parts + 1)]
+    pieces = [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
+    rngs = [None] * parts if rng is None else [np.random.default_rng(s) for s in rng.integers(1 << 62, size=parts)]
+    errors = np.geterr()  # NumPy's error settings belong to a thread: the workers take the caller's
 
-        def one_part(piece: slice, part_rng: np.random.Generator | None) -> tuple[list[dict[str, np.ndarray]], list]:
-            with np.errstate(**errors):
-                return part_gradients(network, cost, x[piece], y[piece], scale, part_rng)
+    def one_part(piece: slice, part_rng: np.random.Generator | None) -> tuple[list[dict[str, np.ndarray]], list]:
+        with np.errstate(**errors):
+            return part_gradients(network, cost, x[piece], y[piece], scale, part_rng)
 
-        results = list(run(one_part, pieces, rngs))
+    results = list(run(one_part, pieces, rngs))
     for _, caches in results:
-        for layer, cache in zip(network.layers, caches, strict=True):
-            layer.track(cache)
+        track(network, caches)
     grads = results[0][0]
     for other, _ in results[1:]:
         for layer_grads, more in zip(grads, other, strict=True):
             for key, g in more.items():
                 layer_grads[key] += g
     return grads
+
+
+def track(network: Network, caches: list[Any]) -> None:
+    """Each layer's ``track`` of its cache from a training pass; a layer without one (None) has nothing to track."""
+    for layer, cache in zip(network.layers, caches, strict=True):
+        if cache is not None:
+            layer.track(cache)
 
 
 def part_gradients(
@@ -134,7 +141,9 @@ def part_gradients(
         delta = layers[-1].backward(activations[-2], a, cost.grad(a, y), caches[-1])[0]
     if scale != 1:
         delta *= scale
-    first = next(i for i, layer in enumerate(layers) if layer.param_names)
+    first = 0
+    while not layers[first].param_names:
+        first += 1
     grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
     for i in range(len(layers) - 2, first - 1, -1):
         delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], i > first)
@@ -172,16 +181,12 @@ def apply_gradients(
     ``rates`` (one per layer) multiply each layer's gradients: with SGD, a learning rate of
     ``rate · η`` for that layer's parameters.
     """
-    params, flat, weights = [], [], []
-    for i, (layer, layer_grads) in enumerate(zip(network.layers, grads, strict=True)):
-        if not layer_grads:
-            continue
-        rate = 1.0 if rates is None else rates[i]
-        for key, g in layer_grads.items():
-            params.append(getattr(layer, key))
-            flat.append(g if rate == 1.0 else g * g.dtype.type(rate))
-            weights.append(key == "weight")
-    optimiser.step(params, flat, weights)
+    if rates is not None:
+        grads = [
+            {key: g * g.dtype.type(rate) for key, g in layer_grads.items()} if rate != 1.0 else layer_grads
+            for layer_grads, rate in zip(grads, rates, strict=True)
+        ]
+    optimiser.step(network.layers, grads)
 
 
 def update_mini_batch(
@@ -229,7 +234,9 @@ def sgd_epoch(
     with np.errstate(over="ignore"):
         for start in range(0, n, batch_size):
             batch = order[start : start + batch_size]
-            x, y = images[batch], targets[batch]
+            # ndarray.take gathers the rows in about half the time of indexing with an array (1.0 against 1.7 µs
+            # for 10 images), which builds NumPy's general fancy-indexing machinery on every call
+            x, y = images.take(batch, axis=0), targets.take(batch, axis=0)
             update_mini_batch(network, cost, x, y, optimiser, rng=rng, rates=rates, parts=parts, run=run)
             if on_batch is not None:
                 on_batch(len(batch))

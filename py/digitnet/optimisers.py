@@ -1,15 +1,34 @@
 """Update rules: how a mini-batch's gradients change the parameters.
 
-Every optimiser sees the parameters as one list of arrays (``weights`` flags
-which are weights, decayed by L2, rather than biases) and the gradients of the
-cost *summed* over the mini-batch, pre-multiplied by ``gradient_scale(m)``.
+Every optimiser's ``step`` gets the network's layers and, per layer, the gradients of the
+cost *summed* over the mini-batch, pre-multiplied by ``gradient_scale(m)``, by parameter
+name (``backprop``'s answer). Optimisers with state see the parameters as one list of arrays
+(``flatten``; ``weights`` flags which are weights, decayed by L2, rather than biases).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from digitnet.layers import Layer
+
+Gradients = list[dict[str, np.ndarray]]
+
+
+def flatten(layers: list[Layer], grads: Gradients) -> tuple[list[np.ndarray], list[np.ndarray], list[bool]]:
+    """The parameters that have gradients, their gradients and whether each is a weight, layer by layer: the
+    order of an optimiser's state."""
+    params, flat, weights = [], [], []
+    for layer, layer_grads in zip(layers, grads, strict=True):
+        for key, g in layer_grads.items():
+            params.append(getattr(layer, key))
+            flat.append(g)
+            weights.append(key == "weight")
+    return params, flat, weights
 
 
 class SGD:
@@ -26,13 +45,18 @@ class SGD:
     def gradient_scale(self, m: int) -> float:
         return self.lr / m
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
+    def step(self, layers: list[Layer], layer_grads: Gradients) -> None:
         decay = self.lr * self.l2 / self.n
-        if self.momentum == 0:
-            if not decay:  # Nielsen's ch. 1 and 2 nets: nothing but the step, one pass per tensor
-                for p, g in zip(params, grads, strict=True):
+        if self.momentum == 0 and not decay:
+            # Nielsen's ch. 1 and 2 nets: nothing but the step, one pass per tensor, taken straight from each
+            # layer's gradients (building the flat lists cost more than the small steps themselves)
+            for layer, named in zip(layers, layer_grads, strict=True):
+                for key, g in named.items():
+                    p = getattr(layer, key)
                     p -= g
-                return
+            return
+        params, grads, weights = flatten(layers, layer_grads)
+        if self.momentum == 0:
             for p, g, is_weight in zip(params, grads, weights, strict=True):
                 if is_weight:
                     p *= 1 - decay
@@ -71,7 +95,8 @@ class Adam:
     def gradient_scale(self, m: int) -> float:
         return 1.0 / m
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], weights: list[bool]) -> None:
+    def step(self, layers: list[Layer], layer_grads: Gradients) -> None:
+        params, grads, weights = flatten(layers, layer_grads)
         if not self.moments:
             self.moments = [np.zeros_like(p) for p in params] + [np.zeros_like(p) for p in params]
         self.t += 1
