@@ -10,7 +10,7 @@ from digitnet.backprop import backprop, one_hot
 from digitnet.costs import cost_named
 from digitnet.network import Network
 from digitnet.training.initialisation import build_network
-from digitnet.training.parallel import part_runner
+from digitnet.training.parallel import available_cores, cpu_quota, part_runner
 
 COST = cost_named("log-likelihood")
 BATCHNORM_CNN = (
@@ -127,3 +127,22 @@ def test_the_threads_keep_the_callers_floating_point_settings():
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("error")
             backprop(network, COST, x, y, parts=2, run=run)  # silent, as the caller asked
+
+
+def test_a_containers_cpu_quota_caps_the_cores(tmp_path):
+    v2, quota, period = tmp_path / "cpu.max", tmp_path / "cfs_quota_us", tmp_path / "cfs_period_us"
+    absent = (tmp_path / "none", tmp_path / "none")
+    allowed = available_cores(tmp_path / "none", absent)  # no quota to be read: the affinity alone
+    v2.write_text("max 100000\n")
+    assert cpu_quota(v2, absent) is None and available_cores(v2, absent) == allowed
+    v2.write_text("150000 100000\n")  # one and a half cores: one thread
+    assert cpu_quota(v2, absent) == 1.5 and available_cores(v2, absent) == 1
+    v2.write_text("5000 100000\n")  # a twentieth of a core still runs one thread
+    assert available_cores(v2, absent) == 1
+    quota.write_text("-1\n")
+    period.write_text("100000\n")
+    assert cpu_quota(tmp_path / "none", (quota, period)) is None
+    quota.write_text("200000\n")
+    assert available_cores(tmp_path / "none", (quota, period)) == min(2, allowed)
+    v2.write_text("garbage\n")
+    assert cpu_quota(v2, absent) is None  # unreadable: no quota rather than a traceback

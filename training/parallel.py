@@ -15,14 +15,36 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+#: Where Linux states a container's CPU quota: cgroup v2's "quota period" (or "max"), and cgroup v1's
+#: quota (−1: none) and period, in microseconds
+CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
 
-def available_cores() -> int:
-    """Cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+def available_cores(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> int:
+    """Cores this process may run on: those it is allowed (affinity), no more than its container's CPU
+    quota in whole cores (at least 1). A container limited to 2 cores on a 64-core host sees all 64 in
+    its affinity; 64 threads there would spend their time throttled."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cpu_quota(v2, v1)
+    return cores if quota is None else max(1, min(cores, int(quota)))
+
+
+def cpu_quota(v2: Path = CGROUP_V2, v1: tuple[Path, Path] = CGROUP_V1) -> float | None:
+    """The container's CPU quota in cores (quota ÷ period), or None when there is none or it cannot be read."""
+    try:
+        if v2.exists():
+            quota, period = v2.read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        quota, period = (int(path.read_text()) for path in v1)
+        return None if quota < 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def part_workers(parts: int, cores: int | None = None) -> int:
