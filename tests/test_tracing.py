@@ -51,6 +51,21 @@ def test_a_filled_loop_is_traced_round_not_thinned_to_a_line() -> None:
     assert max(stroke[:, 1].max() for stroke in strokes) > 23
 
 
+def test_a_thick_stroke_beside_a_thin_mark_stays_a_line() -> None:
+    """The thin mark makes the pen's half-width look small, and the thick stroke deep: still a
+    stroke, too long and narrow to be a filled loop."""
+    bar = (np.abs(COLS - 12) < 2.4) & (ROWS > 3) & (ROWS < 25)
+    mark = (np.abs(COLS - 18) < 0.6) & (ROWS > 14) & (ROWS < 22)
+    strokes = trace_digit(image_of(bar | mark))
+    assert not winds_round(strokes, (12.0, 14.0), 0.5)
+    assert not winds_round(strokes, (12.0, 8.0), 0.5)
+
+
+def test_diagonal_strokes_that_cross_are_not_given_a_loop() -> None:
+    cross = ((np.abs(ROWS - COLS) < 2.2) | (np.abs(ROWS + COLS - 28) < 2.2)) & (ROWS > 4) & (ROWS < 24)
+    assert not winds_round(trace_digit(image_of(cross)), (14.0, 14.0), 0.5)
+
+
 def test_depth_counts_steps_to_the_background() -> None:
     mask = np.zeros((7, 7), dtype=bool)
     mask[1:6, 1:6] = True
@@ -59,10 +74,15 @@ def test_depth_counts_steps_to_the_background() -> None:
     assert depth.max() == 3
 
 
-def test_cached_tracings_are_kept_per_tracing_version(tmp_path) -> None:
+def test_cached_tracings_are_kept_per_tracing_version_and_older_ones_dropped(tmp_path) -> None:
     images = np.zeros((2, 784), dtype=np.float32)
     images[:, 300:310] = 1.0
+    first = drawn_copies(images, cache=tmp_path)
+    (path,) = tmp_path.iterdir()
+    earlier = path.with_name(path.name.replace(f"-t{tracing.VERSION}", "-t1"))
+    path.rename(earlier)  # as if an earlier tracing had made it
     copies = drawn_copies(images, cache=tmp_path)
+    np.testing.assert_array_equal(copies, first)
     (path,) = tmp_path.iterdir()
     assert path.name.endswith(f"-t{tracing.VERSION}.npy")
     np.testing.assert_array_equal(np.load(path), copies)

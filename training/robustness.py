@@ -81,6 +81,8 @@ def drawn_copies(images: np.ndarray, cache: Path | None = None) -> np.ndarray:
         return np.load(path)
     copies = drawn(images, np.random.default_rng(SEED + 1))
     path.parent.mkdir(parents=True, exist_ok=True)
+    for older in path.parent.glob(f"{digest}*.npy"):  # the same images traced by an earlier version
+        older.unlink(missing_ok=True)
     np.save(path, copies)
     return copies
 

@@ -13,14 +13,23 @@ from __future__ import annotations
 import numpy as np
 
 from digitnet.preprocess import resample
+from digitnet.strokes import PEN
 
 UPSCALE = 4
 #: 8-neighbourhood offsets in Zhang–Suen's order P2..P9 (north, then clockwise)
 NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+#: the 4 of them that share a side
+CROSS = NEIGHBOURS[0::2]
 #: ink deeper than this many pen half-widths is a filled area, not a line
 FILLED = 2.0
+#: a filled area is traced round only where the pen's centre region reaches this many enlarged pixels
+#: from its edge: a loop narrower than the pen the page renders with (``PEN``) would be filled again
+HOLE = round(PEN * UPSCALE / 2)
+#: a filled loop is round-ish: its pen-centre region's area is at most this many times the square of
+#: its depth (a disk's is about 4.5 times; a thick straight stroke's, long and narrow, far more)
+COMPACT = 12.0
 #: changes whenever tracing changes, so that cached tracings are made again
-VERSION = 2
+VERSION = 3
 
 
 def trace_digit(image: np.ndarray, threshold: float = 0.5) -> list[np.ndarray]:
@@ -63,8 +72,11 @@ def open_filled(mask: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
 
         S_j = dilate(S_{j+1}) ∪ {q in core : depth(q) − r ≥ j},  down to S_0.
 
-    The skeleton inside S_0 gives way to S_0's outline, and the result is thinned again (thinning
-    keeps the outline's hole, so the loop stays a loop).
+    Only the parts of S_0 that reach ``HOLE`` pixels from its edge are kept (a thick junction's S_0
+    is narrower: drawn round with the page's pen it would be a blob again). The skeleton inside them
+    gives way to their outline, and the result is thinned again (thinning keeps the outline's hole,
+    so the loop stays a loop). A region longer than a loop (``COMPACT``) is a thick stroke, not a
+    loop: a thick 1 beside a thin stray mark, which drags r down, stays a 1.
     """
     depth = depth_map(mask)
     if not skeleton.any():
@@ -77,28 +89,48 @@ def open_filled(mask: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
     region = reach >= reach.max()
     for level in range(int(reach.max()) - 1, -1, -1):
         region = neighbourhood(region, np.logical_or) | (reach >= level)
+    # a loop the pen, as wide as the page renders it, would fill again is no loop: a thick junction
+    seeds = region
+    for _ in range(HOLE):
+        seeds = neighbourhood(seeds, np.logical_and)
+    if not seeds.any():
+        return skeleton
+    while True:  # the parts of the region that hold such a hole, grown back from it within the region
+        grown = neighbourhood(seeds, np.logical_or) & region
+        if np.array_equal(grown, seeds):
+            break
+        seeds = grown
+    region = seeds
+    if region.sum() > COMPACT * depth_map(region).max() ** 2:
+        return skeleton
     outline = region & ~neighbourhood(region, np.logical_and)
     return thin((skeleton & ~region) | outline)
 
 
-def neighbourhood(mask: np.ndarray, combine: np.ufunc) -> np.ndarray:
-    """Each pixel of ``mask`` combined with its 8 neighbours: dilation (``logical_or``) or erosion
-    (``logical_and``) by a 3×3 square; outside the image counts as background."""
+def neighbourhood(mask: np.ndarray, combine: np.ufunc, offsets: tuple = NEIGHBOURS) -> np.ndarray:
+    """Each pixel of ``mask`` combined with its neighbours at ``offsets``: dilation (``logical_or``) or
+    erosion (``logical_and``) by a 3×3 square (or a cross, with ``CROSS``); outside the image counts as
+    background."""
     padded = np.pad(mask, 1)
     rows, cols = mask.shape
     out = mask.copy()
-    for dr, dc in NEIGHBOURS:
+    for dr, dc in offsets:
         combine(out, padded[1 + dr : 1 + dr + rows, 1 + dc : 1 + dc + cols], out=out)
     return out
 
 
 def depth_map(mask: np.ndarray) -> np.ndarray:
-    """Each ink pixel's chessboard distance to the background (1 on the ink's edge), 0 off the ink."""
+    """Each ink pixel's octagonal distance to the background (1 on the ink's edge), 0 off the ink:
+    erosions by a cross and by a square in turn. Closer to the Euclidean distance than either alone,
+    so that a diagonal stroke measures about as deep as an upright one (by squares alone, 1/√2 as
+    deep, and where two diagonal strokes cross, the crossing looks filled)."""
     depth = np.zeros(mask.shape, dtype=np.int32)
     level = mask
+    step = 0
     while level.any():
         depth += level
-        level = neighbourhood(level, np.logical_and)
+        level = neighbourhood(level, np.logical_and, CROSS if step % 2 == 0 else NEIGHBOURS)
+        step += 1
     return depth
 
 

@@ -2,8 +2,9 @@
 
 Every optimiser's ``step`` gets the network's layers and, per layer, the gradients of the
 cost *summed* over the mini-batch, pre-multiplied by ``gradient_scale(m)``, by parameter
-name (``backprop``'s answer). Optimisers with state see the parameters as one list of arrays
-(``flatten``; ``weights`` flags which are weights, decayed by L2, rather than biases).
+name (``backprop``'s answer). Apart from plain SGD (no momentum, no L2), which subtracts each
+gradient where it is, they see the parameters as one list of arrays (``flatten``; ``weights``
+flags which are weights, decayed by L2, rather than biases): the order of their state.
 """
 
 from __future__ import annotations
