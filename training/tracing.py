@@ -81,7 +81,8 @@ def open_filled(mask: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
     depth = depth_map(mask)
     if not skeleton.any():
         return skeleton
-    radius = round(float(np.percentile(depth[skeleton], 25)))
+    # at least 1: a skeleton off the ink (not ``thin``'s) would otherwise make all of the ink a core
+    radius = max(1, round(float(np.percentile(depth[skeleton], 25))))
     core = depth > FILLED * radius
     if not core.any():
         return skeleton
