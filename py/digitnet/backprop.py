@@ -141,8 +141,8 @@ def part_gradients(
         delta = layers[-1].backward(activations[-2], a, cost.grad(a, y), caches[-1])[0]
     if scale != 1:
         delta *= scale
-    first = 0
-    while not layers[first].param_names:
+    first = 0  # the first layer with parameters: below it no gradient is needed
+    while not layers[first].param_names:  # (a loop, not next() over a generator: a step of c1 is ~40 µs)
         first += 1
     grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
     for i in range(len(layers) - 2, first - 1, -1):
