@@ -78,9 +78,9 @@ def open_filled(mask: np.ndarray, skeleton: np.ndarray) -> np.ndarray:
     so the loop stays a loop). A region longer than a loop (``COMPACT``) is a thick stroke, not a
     loop: a thick 1 beside a thin stray mark, which drags r down, stays a 1.
     """
-    depth = depth_map(mask)
     if not skeleton.any():
         return skeleton
+    depth = depth_map(mask)
     # at least 1: a skeleton off the ink (not ``thin``'s) would otherwise make all of the ink a core
     radius = max(1, round(float(np.percentile(depth[skeleton], 25))))
     core = depth > FILLED * radius

@@ -160,7 +160,7 @@ class Dense(Layer):
 
     def backward(self, x, y, grad_y, cache, need_grad_x=True):
         grads = {"weight": product(grad_y.T, x), "bias": column_sums(grad_y)}
-        return (product(grad_y, self.weight) if need_grad_x else None), grads  # input_backward's, without its call
+        return (self.input_backward(x, y, grad_y) if need_grad_x else None), grads
 
     def input_backward(self, x, y, grad_y):
         return product(grad_y, self.weight)
