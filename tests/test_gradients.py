@@ -119,6 +119,13 @@ def test_scaled_backprop_is_scaled_gradient(rng):
     np.testing.assert_allclose(scaled[0]["bias"], 0.25 * plain[0]["bias"])
 
 
+def test_a_network_without_parameters_is_refused_in_one_sentence(rng):
+    network = Network([Reshape((10,)), Softmax()], "log-likelihood")
+    x, y = rng.random((3, 10)), one_hot(np.array([1, 2, 3]), dtype=np.float64)
+    with pytest.raises(ValueError, match="no parameters to train"):
+        backprop(network, cost_named("log-likelihood"), x, y)
+
+
 def test_conv_backward_matches_finite_differences(rng):
     for stride, padding in [(1, 0), (1, 2), (2, 1)]:
         layer = Conv2D(rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), stride, padding)

@@ -142,8 +142,10 @@ def part_gradients(
     if scale != 1:
         delta *= scale
     first = 0  # the first layer with parameters: below it no gradient is needed
-    while not layers[first].param_names:  # (a loop, not next() over a generator: a step of c1 is ~40 µs)
+    while first < len(layers) and not layers[first].param_names:  # (a loop, not next(): a c1 step is ~40 µs)
         first += 1
+    if first == len(layers):
+        raise ValueError("the network has no parameters to train")
     grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
     for i in range(len(layers) - 2, first - 1, -1):
         delta, grads[i] = layers[i].backward(activations[i], activations[i + 1], delta, caches[i], i > first)
