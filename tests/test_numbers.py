@@ -316,3 +316,13 @@ def test_validation_numbers_are_printed_not_written(tmp_path):
     with pytest.raises(SystemExit, match="--validation prints its table"):
         main(["numbers", "--validation", "--write", str(tmp_path / "numbers.md")])
     assert not (tmp_path / "numbers.md").exists()
+
+
+def test_the_committed_numbers_table_is_what_its_figures_and_set_sizes_give():
+    """``weights/numbers.md`` is regenerated with its JSON: a change of the set sizes (or of the
+    table) without running ``digitnet numbers --write`` again fails here."""
+    weights = ROOT / "weights"
+    figures = json.loads((weights / "numbers.results.json").read_text(encoding="utf-8"))
+    assert (weights / "numbers.md").read_text(encoding="utf-8") == number_sets.results_markdown(figures)
+    drawn4 = figures["cnn"]["drawn4"]
+    assert drawn4["numbers"] == number_sets.SIZES["drawn4"]
