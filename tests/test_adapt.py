@@ -95,6 +95,9 @@ def test_adapting_learns_a_style_keeps_mnist_and_is_deterministic(replay):
     assert np.array_equal(adapted.feedforward(x), again.feedforward(x))
     assert adapted.metadata["adapted"]["samples"] == 30 and "test_accuracy" not in adapted.metadata
     assert adapted.metadata["adapted"]["original_test_accuracy"] == base.metadata["test_accuracy"]
+    # the digit check carries over: the features it reads (the body's) are the original's
+    assert adapted.digit_check is base.digit_check is not None
+    assert np.allclose(adapted.features_and_outputs(x)[0], base.features_and_outputs(x)[0])
 
 
 def test_adapting_refuses_a_model_that_reads_mnist_worse(replay):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from digitnet import ModelFormatError, load_model, parse_model, save_model
-from digitnet.layers import BatchNorm, Dense, Sigmoid, Softmax
+from digitnet.digitcheck import GEOMETRY, DigitCheck
+from digitnet.layers import BatchNorm, Dense, ReLU, Sigmoid, Softmax
 from digitnet.modelfile import model_to_dict
 from digitnet.network import Network
 from digitnet.training.initialisation import build_mlp, build_network
@@ -263,3 +264,55 @@ def test_memory_for_one_image_is_bounded():
     ]
     with pytest.raises(ModelFormatError, match=r"layer 1 \(conv2d\) would need [\d,]+ MB for one image"):
         parse(model_to_dict(Network(layers, "log-likelihood")))
+
+
+def with_check(network, size=None, seed=0):
+    size = network.layers[0].weight.shape[0] + 10 + GEOMETRY if size is None else size
+    rng = np.random.default_rng(seed)
+    layers = [
+        Dense(rng.standard_normal((4, size)).astype(np.float32), rng.standard_normal(4).astype(np.float32)),
+        ReLU(),
+        Dense(rng.standard_normal((1, 4)).astype(np.float32), np.array([-0.75], np.float32)),
+        Sigmoid(),
+    ]
+    return Network(network.layers, network.cost, network.metadata, DigitCheck(layers))
+
+
+def test_digit_check_round_trips_and_survives_folding(network, tmp_path):
+    checked = with_check(network)
+    save_model(checked, tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    f = np.random.default_rng(1).standard_normal((6, checked.digit_check.n_features))
+    assert np.array_equal(loaded.digit_check.probability(f), checked.digit_check.probability(f))
+    assert loaded.folded().digit_check is loaded.digit_check
+    half = parse(model_to_dict(checked, dtype="float16"))
+    weight = checked.digit_check.layers[0].weight
+    assert np.array_equal(half.digit_check.layers[0].weight, weight.astype(np.float16).astype(np.float32))
+    assert parse(model_to_dict(network)).digit_check is None  # optional: files without one still read
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda d: d.update(digit_check=[1, 2]), "digit_check: expected an object with layers"),
+        (lambda d: d["digit_check"].pop("layers"), "digit_check: missing 'layers'"),
+        (lambda d: d["digit_check"]["layers"].pop(0), "digit_check: the first layer must be dense"),
+        (lambda d: d["digit_check"]["layers"].pop(), "digit_check: the last layer must be a sigmoid of one output"),
+        (lambda d: d["digit_check"]["layers"][2].update(out=2), "digit_check layer 2 tensor 'weight': shape"),
+        (lambda d: d["digit_check"]["layers"][2]["weight"].update(data="AAAA"), "tensor 'weight': 4 characters"),
+    ],
+)
+def test_digit_check_errors(network, break_it, message):
+    doc = json.loads(json.dumps(model_to_dict(with_check(network))))
+    break_it(doc)
+    with pytest.raises(ModelFormatError, match=message):
+        parse(doc)
+
+
+def test_digit_check_must_fit_the_networks_features(network):
+    with pytest.raises(ModelFormatError, match="digit_check reads 20 values, but this network's 12 features"):
+        parse(model_to_dict(with_check(network, size=20)))
+    nan = with_check(network)
+    nan.digit_check.layers[0].weight[0, 3] = np.nan
+    with pytest.raises(ModelFormatError, match="digit_check layer 0 tensor 'weight' holds NaN"):
+        parse(model_to_dict(nan))

@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plot_command(commands)
     add_adapt_commands(commands)
     add_numbers(commands)
+    add_digit_check(commands)
     return parser
 
 
@@ -467,6 +468,8 @@ def run_info(args: argparse.Namespace) -> int:
     for i, layer in enumerate(network.layers):
         shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in layer.params().items())
         print(f"  layer {i}: {layer.kind}" + (f" ({shapes})" if shapes else ""))
+    if network.digit_check is not None:
+        print(f"  digit check: {network.digit_check.n_features} weights (digitnet fit-digit-check)")
     for key, value in network.metadata.items():
         print(f"  {printable(key)}: {printable(value)}")
     return 0
@@ -560,6 +563,52 @@ def run_numbers(args: argparse.Namespace) -> int:
         print(f"wrote {args.write} and {args.write.with_suffix('.results.json')}")
     else:
         print(text, end="")
+    return 0
+
+
+def add_digit_check(commands) -> None:
+    check = commands.add_parser(
+        "fit-digit-check",
+        help="fit a model's digit check (is a candidate one whole digit?) on numbers made of MNIST training digits",
+    )
+    check.add_argument("model", type=Path, help="the model file; the check is written into it")
+    check.add_argument("--out", type=Path, help="write the model with its check here instead")
+    add_data_dir(check)
+    check.set_defaults(run=run_digit_check)
+
+
+def run_digit_check(args: argparse.Namespace) -> int:
+    from digitnet.modelfile import save_model
+    from digitnet.training import digit_check
+
+    network = load_model(args.model)
+    data = load_mnist(args.data_dir)
+    counts = digit_check.COUNTS
+    print(
+        f"drawing {counts['drawn'] * 7 + counts['drawn4']:,} numbers of MNIST training digits and reading their "
+        "candidates…",
+        flush=True,
+    )
+
+    def progress(k: int) -> None:
+        if k % 1000 == 0:
+            print(f"  {k:,} numbers read", flush=True)
+
+    check, summary = digit_check.fit_digit_check(network, data.train, counts, progress=progress)
+    print(f"fitted on {summary['candidates']:,} candidates: {summary['training_accuracy']} % classified right")
+    checked = dataclasses.replace(network, digit_check=check, metadata={**network.metadata, "digit_check": summary})
+    plain = dataclasses.replace(network, digit_check=None)
+    figures = digit_check.compare_on_validation({"without": plain, "with": checked}, data.validation, digit_check.SIZES)
+    for name, f in figures.items():
+        d, d4 = f["drawn"], f["drawn4"]
+        print(
+            f"validation numbers {name} the check: 2–8 digits {d['number_accuracy']:.1f} % "
+            f"({d['segmentation_errors']} split errors), 4 digits {d4['number_accuracy']:.1f} % "
+            f"({d4['segmentation_errors']})"
+        )
+    out = args.out or args.model
+    save_model(checked, out)
+    print(f"wrote {out}")
     return 0
 
 

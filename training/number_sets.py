@@ -11,13 +11,14 @@
 
 Every set is drawn from a fixed seed, so every model meets the same numbers. The same sets made
 of MNIST **validation** digits (another seed) are where the number reading's thresholds are
-chosen (``digitnet numbers --validation``).
+chosen (``digitnet numbers --validation``); drawn numbers of **training** digits are what the
+digit check learns from (``digit_check.py``).
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,11 +38,13 @@ STORED_AS = {3: "ROTATE_180", 6: "ROTATE_90", 8: "ROTATE_270"}
 
 @dataclass
 class DrawnNumber:
-    """A number as pen strokes ``(k, 2)`` on a canvas whose larger side is ``canvas_size``."""
+    """A number as pen strokes ``(k, 2)`` on a canvas whose larger side is ``canvas_size``;
+    ``owners[i]``: which digit (0 = the first) stroke i belongs to."""
 
     label: str
     strokes: list[np.ndarray]
     canvas_size: float
+    owners: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -90,17 +93,18 @@ def traced_whole(strokes: list[np.ndarray], image: np.ndarray) -> bool:
 def lay_out(traced: list[list[np.ndarray]], label: str, rng: np.random.Generator) -> DrawnNumber:
     """Digits placed left to right: gap −8 %…45 % of the height, sizes ±15 %, baseline drift ±8 %."""
     base = rng.uniform(60, 100)
-    cursor, baseline, strokes = 20.0, 20.0, []
-    for digit in traced:
+    cursor, baseline, strokes, owners = 20.0, 20.0, [], []
+    for k, digit in enumerate(traced):
         size = base * rng.uniform(0.85, 1.15)
         scaled = [s / 20 * size for s in digit]
         left = min(float(s[:, 0].min()) for s in scaled)
         right = max(float(s[:, 0].max()) for s in scaled)
         baseline += rng.uniform(-0.08, 0.08) * base
         strokes += [s + np.array([cursor - left, baseline]) for s in scaled]
+        owners += [k] * len(scaled)
         cursor += right - left + rng.uniform(-0.08, 0.45) * size
     points = np.concatenate(strokes)
-    return DrawnNumber(label, strokes, float(max(points.max(axis=0) + 20)))
+    return DrawnNumber(label, strokes, float(max(points.max(axis=0) + 20)), owners)
 
 
 # ---------------------------------------------------------------- photos

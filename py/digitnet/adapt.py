@@ -129,7 +129,7 @@ def adapt(
     check = _cancel_check(cancelled)
     rng = np.random.default_rng(seed)
     net = float64_copy(network)
-    start = head_start(net)
+    start = net.head_start()
     body, head = net.layers[:start], Network(net.layers[start:], net.cost)
     cost = cost_named(net.cost)
 
@@ -192,7 +192,8 @@ def adapt(
     )
     # the original's accuracy figures describe the original: keep them under "adapted", not as the model's own
     metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
-    adapted = Network([*body, *final.layers], net.cost, metadata)
+    # the digit check reads the body's features, which adapting leaves as they were
+    adapted = Network([*body, *final.layers], net.cost, metadata, network.digit_check)
     report = AdaptReport(
         samples=len(samples),
         person_before=person_before,
@@ -228,11 +229,6 @@ def float64_copy(network: Network) -> Network:
         for key, value in layer.params().items():
             setattr(layer, key, value.astype(np.float64))
     return net
-
-
-def head_start(network: Network) -> int:
-    """Index of the network's last layer with a ``weight``: the head is it and what follows."""
-    return max(i for i, layer in enumerate(network.layers) if "weight" in layer.params())
 
 
 def perturbed_copies(samples: list[Sample], rng: np.random.Generator, settings: AdaptSettings) -> np.ndarray:

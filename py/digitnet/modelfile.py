@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.digitcheck import GEOMETRY, DigitCheck
 from digitnet.layers import LAYERS, Layer, Shape, prod
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 
@@ -51,23 +52,26 @@ def encode_tensor(array: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
 
 def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
     """The JSON-ready description of ``network`` (format version 1), its tensors stored as ``dtype``."""
-    layers = [
-        {
-            "type": layer.kind,
-            **layer.config(),
-            **{name: encode_tensor(p, dtype) for name, p in layer.params().items()},
-        }
-        for layer in network.layers
-    ]
-    return {
+    doc = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "input": {"shape": [N_PIXELS], "encoding": "28x28 row-major, float in [0, 1], ink = 1"},
         "output": {"shape": [N_CLASSES], "kind": network.output_kind},
         "cost": network.cost,
-        "layers": layers,
-        "metadata": network.metadata,
+        "layers": layer_entries(network.layers, dtype),
     }
+    if network.digit_check is not None:
+        doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype)}
+    doc["metadata"] = network.metadata
+    return doc
+
+
+def layer_entries(layers: list[Layer], dtype: str) -> list[dict[str, Any]]:
+    """Each layer's entry: its ``type``, its configuration and its tensors stored as ``dtype``."""
+    return [
+        {"type": layer.kind, **layer.config(), **{name: encode_tensor(p, dtype) for name, p in layer.params().items()}}
+        for layer in layers
+    ]
 
 
 def save_model(network: Network, path: str | Path, dtype: str = "float32") -> None:
@@ -272,7 +276,27 @@ def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
         read.fail("'metadata' must be an object")
-    return _checked(Network(layers, cost, metadata), name)
+    check = _parse_digit_check(doc["digit_check"], f"{name}: digit_check") if "digit_check" in doc else None
+    return _checked(Network(layers, cost, metadata, check), name)
+
+
+def _parse_digit_check(entry: Any, where: str) -> DigitCheck:
+    """``{"layers": [...]}``: from a dense layer of n inputs to one sigmoid output; ``_checked`` matches n
+    to the network."""
+    if not isinstance(entry, dict):
+        raise ModelFormatError(f"{where}: expected an object with layers")
+    layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
+    if not layers or layers[0].kind != "dense":
+        raise ModelFormatError(f"{where}: the first layer must be dense")
+    shape: Shape = (layers[0].n_in,)
+    for i, layer in enumerate(layers):
+        try:
+            shape = layer.output_shape(shape)
+        except ValueError as e:
+            raise ModelFormatError(f"{where} layer {i} {e}") from None
+    if shape != (1,) or layers[-1].kind != "sigmoid":
+        raise ModelFormatError(f"{where}: the last layer must be a sigmoid of one output")
+    return DigitCheck(layers)
 
 
 def _parse_layer(entry: Any, where: str) -> Layer:
@@ -347,7 +371,10 @@ def _checked(network: Network, name: str) -> Network:
     if not network.layers:
         raise ModelFormatError(f"{name}: no layers")
     shape: Shape = (N_PIXELS,)
+    features = 0  # the size of the input of the last layer with weights (Network.head_start)
     for i, layer in enumerate(network.layers):
+        if "weight" in layer.params():
+            features = prod(shape)
         try:
             out = layer.output_shape(shape)
             needed = 8 * (prod(shape) + prod(out) + layer.work(shape))
@@ -364,5 +391,11 @@ def _checked(network: Network, name: str) -> Network:
     if network.output_kind not in OUTPUT_KINDS:
         raise ModelFormatError(
             f"{name}: the last layer is {network.output_kind!r}; it must be sigmoid or softmax to give probabilities"
+        )
+    check = network.digit_check
+    if check is not None and check.n_features != features + N_CLASSES + GEOMETRY:
+        raise ModelFormatError(
+            f"{name}: digit_check reads {check.n_features} values, but this network's {features} features, "
+            f"{N_CLASSES} outputs and {GEOMETRY} geometry values need {features + N_CLASSES + GEOMETRY}"
         )
     return network

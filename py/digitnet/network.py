@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.digitcheck import DigitCheck
 from digitnet.layers import BatchNorm, Layer, Sigmoid, Softmax
 
 N_CLASSES = 10
@@ -20,12 +21,14 @@ class Network:
 
     ``cost`` names the cost the network was trained with ("quadratic",
     "cross-entropy" or "log-likelihood"); ``metadata`` is free-form (recipe,
-    accuracy, dataset checksums, ...).
+    accuracy, dataset checksums, ...); ``digit_check``, when fitted, tells the
+    number reader whether a candidate image is one whole digit (``digitnet.digitcheck``).
     """
 
     layers: list[Layer]
     cost: str = "cross-entropy"
     metadata: dict[str, Any] = field(default_factory=dict)
+    digit_check: DigitCheck | None = None
 
     @property
     def output_kind(self) -> str:
@@ -48,6 +51,23 @@ class Network:
             for layer in self.layers:
                 a = layer.forward(a)
         return a[0] if single else a
+
+    def head_start(self) -> int:
+        """Index of the last layer with a ``weight``: its input is the network's features, what the
+        layers before it make of the image (adapting retrains it and what follows)."""
+        return max(i for i, layer in enumerate(self.layers) if "weight" in layer.params())
+
+    def features_and_outputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The features (the input of layer ``head_start``, one row per image) and the outputs ``(n, 10)`` of
+        ``x (n, 784)``, in one float64 pass (as ``feedforward``)."""
+        a = np.asarray(x, dtype=np.float64)
+        start, features = self.head_start(), a
+        with np.errstate(over="ignore"):
+            for i, layer in enumerate(self.layers):
+                if i == start:
+                    features = a
+                a = layer.forward(a)
+        return features.reshape(len(features), -1), a
 
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """The digit with the largest output, for each row of ``x (n, 784)``: shape ``(n,)``."""
@@ -82,7 +102,7 @@ class Network:
         for layer in layers:
             for key, value in layer.params().items():
                 setattr(layer, key, value.astype(dtype))
-        return Network(layers, self.cost, self.metadata)
+        return Network(layers, self.cost, self.metadata, self.digit_check)
 
 
 def probabilities(output: np.ndarray, output_kind: str) -> np.ndarray:

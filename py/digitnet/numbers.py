@@ -6,7 +6,8 @@ strokes), strokes far apart are different digits. Between the two, the split is
 ambiguous, and the recogniser decides: of the candidate groupings, the one whose
 digits the network is most sure of wins, a candidate digit that is wider than
 tall, lower than its neighbours or made of parts that do not touch paying a
-penalty. A drawing that is one digit is recognised by
+penalty. A network with a digit check (``digitnet.digitcheck``) also weighs how
+likely each candidate is one whole digit, not two nor a part of one. A drawing that is one digit is recognised by
 ``digitnet.recognise.recognise_strokes`` itself, so one digit reads as on the
 single-digit pad.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from digitnet.digitcheck import check_features, span_geometry
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
 from digitnet.recognise import Recognition, recognise_strokes
@@ -63,6 +65,8 @@ TALLEST_SHARE = 0.85
 #: MAX_MEASURED points a stroke.
 MEASURE_STEPS = 40
 MAX_MEASURED = 400
+#: With a digit check, a candidate of m groups scores m · CHECK_WEIGHT · log q besides (``best_split``).
+CHECK_WEIGHT = 0.5
 
 
 @dataclass
@@ -104,7 +108,11 @@ def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
     """Recognitions of ``x (n, 784)`` normalised digits, in one forward pass."""
     if len(x) == 0:
         return []
-    output = network.feedforward(x)
+    return recognitions(network, x, network.feedforward(x))
+
+
+def recognitions(network: Network, x: np.ndarray, output: np.ndarray) -> list[Recognition]:
+    """The recognitions of ``x (n, 784)`` from the network's ``output (n, 10)`` for them."""
     kind = network.output_kind
     probs, sure = probabilities(output, kind), confidence(output, kind)
     return [
@@ -117,7 +125,8 @@ def recognise_batch(network: Network, x: np.ndarray) -> list[Recognition]:
 class Candidates:
     """What the recogniser chooses from: the sure ``atoms`` (stroke indices, left to right),
     the ``spans`` of consecutive atoms that may be one digit, their normalised ``inputs (n, 784)``,
-    their ``boxes`` ``(x, y, w, h)`` and the ``penalties`` their geometry costs (``span_penalty``).
+    their ``boxes`` ``(x, y, w, h)``, the ``penalties`` their geometry costs (``span_penalty``) and
+    that geometry as the digit check reads it (``span_geometry``).
 
     Model-independent: made once, read by any network.
     """
@@ -129,6 +138,7 @@ class Candidates:
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 784), dtype=np.float32))
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     penalties: list[float] = field(default_factory=list)
+    geometry: list[np.ndarray] = field(default_factory=list)
     reason: str = ""
 
     def members(self, span: tuple[int, int]) -> list[np.ndarray]:
@@ -173,6 +183,7 @@ def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidat
         found.spans.append(span)
         found.boxes.append(box)
         found.penalties.append(span_penalty(box, height, bridge))
+        found.geometry.append(span_geometry(box, height, bridge, span[1] - span[0]))
     found.inputs = np.array(inputs, dtype=np.float32).reshape(-1, 784)
     return found
 
@@ -192,8 +203,9 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
     """
     if found.reason:
         return NumberReading(reason=found.reason)
-    recognitions = dict(zip(found.spans, recognise_batch(network, found.inputs), strict=True))
-    best = best_split(found, [recognitions[span].confidence for span in found.spans])
+    read, checks = recognise_spans(network, found)
+    recognised = dict(zip(found.spans, read, strict=True))
+    best = best_split(found, [r.confidence for r in read], checks)
     if not best:
         return NumberReading(reason="the drawing is too small to be a digit")
     if len(best) > MAX_DIGITS:
@@ -202,7 +214,19 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
         single = recognise_strokes(network, found.strokes, found.canvas_size)
         return NumberReading([DigitReading(single, stroke_box(found.strokes))])
     boxes = dict(zip(found.spans, found.boxes, strict=True))
-    return NumberReading([DigitReading(recognitions[span], boxes[span]) for span in best])
+    return NumberReading([DigitReading(recognised[span], boxes[span]) for span in best])
+
+
+def recognise_spans(network: Network, found: Candidates) -> tuple[list[Recognition], np.ndarray | None]:
+    """The recognition of each candidate of ``found`` and, when the network has a digit check, the
+    probability ``q (n,)`` that each is one whole digit (else None), in one forward pass."""
+    check = network.digit_check
+    if check is None or len(found.inputs) == 0:
+        return recognise_batch(network, found.inputs), None
+    features, output = network.features_and_outputs(found.inputs)
+    shapes = np.array(found.geometry, dtype=np.float64)
+    q = check.probability(check_features(features, probabilities(output, network.output_kind), shapes))
+    return recognitions(network, found.inputs, output), q
 
 
 def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
@@ -372,15 +396,17 @@ def span_penalty(box: tuple[float, float, float, float], height: float, bridge: 
     return penalty
 
 
-def best_split(found: Candidates, confidences: list[float]) -> list[tuple[int, int]]:
+def best_split(found: Candidates, confidences: list[float], checks: np.ndarray | None = None) -> list[tuple[int, int]]:
     """The partition of ``found.atoms`` into recognised spans with the best score (``best_partition``).
 
-    score(span) = m · log(confidence) − penalty, ``m`` the span's number of groups (so that joining
-    and splitting pay alike per group), ``penalty`` its geometry's (``span_penalty``).
+    score(span) = m · (log(confidence) + CHECK_WEIGHT · log q) − penalty, ``m`` the span's number of
+    groups (so that joining and splitting pay alike per group), ``q`` the digit check's probability
+    that it is one whole digit (1 without ``checks``), ``penalty`` its geometry's (``span_penalty``).
     """
+    checks = np.ones(len(found.spans)) if checks is None else checks
     scores = {
-        (a, b): (b - a) * float(np.log(max(sure, 1e-6))) - penalty
-        for (a, b), sure, penalty in zip(found.spans, confidences, found.penalties, strict=True)
+        (a, b): (b - a) * (float(np.log(max(sure, 1e-6))) + CHECK_WEIGHT * float(np.log(max(q, 1e-6)))) - penalty
+        for (a, b), sure, q, penalty in zip(found.spans, confidences, checks, found.penalties, strict=True)
     }
     best = best_partition(len(found.atoms), scores)
     return best[1] if best is not None else []
