@@ -7,7 +7,7 @@ import pytest
 
 from digitnet import load_model
 from digitnet.training.recipes import RECIPES
-from digitnet.training.results import results_markdown
+from digitnet.training.results import DEFAULT_TARGETS, default_targets, results_markdown
 from digitnet.training.train import recipe_data
 
 from .conftest import ROOT
@@ -58,3 +58,13 @@ def test_float16_copies_answer_like_the_originals(mnist_data):
         a, b = original.predict(test.images), half.predict(test.images)
         assert np.mean(a == b) >= 0.999, path.name
         assert np.mean(a == test.labels) - np.mean(b == test.labels) <= 0.0002, path.name
+
+
+def test_default_targets_say_what_is_missed_by_how_much_and_why():
+    figures = {"mnist": 99.7, "noisy": 96.5, "shifted+noisy": 95.0, "thick": 97.0, "thin": 98.0, "drawn": 99.14}
+    text = "\n".join(default_targets(figures))
+    assert "| noisy | 96.50 % | ≥ 97 % | no: missed by 0.50 points |" in text
+    assert "| mnist | 99.70 % | ≥ 99.6 % | yes |" in text and "| shifted+noisy | 95.00 % | ≥ 95 % | yes |" in text
+    assert "- drawn: of the 84 drawn validation digits" in text and "- mnist:" not in text
+    met = {key: goal for key, (goal, _) in DEFAULT_TARGETS.items()}
+    assert "Why" not in "\n".join(default_targets(met))

@@ -364,7 +364,10 @@ def candidate_spans(boxes: list[tuple[float, float, float, float]], height: floa
 
     A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``),
     joins at most ``MAX_JOIN`` groups and is at most ``MAX_WIDTH`` heights wide: wider
-    runs are two digits (and each candidate costs a rendering and a forward pass).
+    runs are two digits (and each candidate costs a rendering and a forward pass). The whole
+    drawing of at most ``MAX_JOIN`` groups is a candidate too when it is at most ``MAX_WIDTH``
+    times as wide as it is tall: one digit written in pieces, where ``height`` is a piece's (a
+    slanted 3 or 8 in two halves).
     """
     spans = []
     for start in range(len(boxes)):
@@ -376,6 +379,12 @@ def candidate_spans(boxes: list[tuple[float, float, float, float]], height: floa
             if gap > SURE_GAP * height or right - left > MAX_WIDTH * height:
                 break
             spans.append((start, stop + 1))
+    whole = (0, len(boxes))
+    if 1 < len(boxes) <= MAX_JOIN and whole not in spans:
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+        if right - left <= MAX_WIDTH * (bottom - top):
+            spans.append(whole)
     return spans
 
 
