@@ -7,9 +7,9 @@ ambiguous, and the recogniser decides: of the candidate groupings, the one whose
 digits the network is most sure of wins, a candidate digit that is wider than
 tall, lower than its neighbours or made of parts that do not touch paying a
 penalty. A network with a digit check (``digitnet.digitcheck``) also weighs how
-likely each candidate is one whole digit, not two nor a part of one. A drawing that is one digit is recognised by
-``digitnet.recognise.recognise_strokes`` itself, so one digit reads as on the
-single-digit pad.
+likely each candidate is one whole digit, not two nor a part of one. A drawing
+that is one digit is recognised by ``digitnet.recognise.recognise_strokes``
+itself, so one digit reads as on the single-digit pad.
 
 The thresholds and weights below were chosen on numbers made of MNIST
 **validation** digits (``training/number_sets.py``), never on the test digits.
