@@ -37,6 +37,15 @@ def test_the_check_learns_a_rule_no_line_separates_on_features_of_any_scale():
     assert np.mean((q > 0.5) == (y > 0.5)) > 0.93
 
 
+def test_a_constant_feature_gets_no_huge_weight():
+    """A feature that never varies keeps its scale: divided by its spread, its folded weight would pass
+    float16's range and the model shipped to the page would not load."""
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.standard_normal(2000), np.full(2000, 2.5)])
+    check = fit_check(x, (x[:, 0] > 0).astype(float), seed=1, epochs=5)
+    assert np.abs(check.layers[0].weight[:, 1]).max() < 100
+
+
 def test_folding_the_standardisation_is_exact():
     rng = np.random.default_rng(2)
     layer = Dense(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32))
@@ -98,4 +107,8 @@ def test_fit_digit_check_command(tmp_path, capsys, monkeypatch, data_dir):
     assert checked.digit_check.n_features == 30 + 10 + GEOMETRY  # c1's 30 hidden neurons
     assert checked.metadata["digit_check"]["numbers"] == 17
     assert main(["info", str(tmp_path / "checked.json")]) == 0
-    assert f"digit check: {30 + 10 + GEOMETRY} weights" in capsys.readouterr().out
+    n = 30 + 10 + GEOMETRY
+    assert (
+        f"digit check: reads {n} values; dense → relu → dense → sigmoid; {(n + 1) * HIDDEN + HIDDEN + 1:,} parameters"
+        in (capsys.readouterr().out)
+    )

@@ -316,3 +316,19 @@ def test_digit_check_must_fit_the_networks_features(network):
     nan.digit_check.layers[0].weight[0, 3] = np.nan
     with pytest.raises(ModelFormatError, match="digit_check layer 0 tensor 'weight' holds NaN"):
         parse(model_to_dict(nan))
+
+
+def test_a_digit_check_is_a_small_dense_network(network):
+    """A check of other layer kinds (a reshape, then a convolution needing terabytes per candidate) is refused."""
+    doc = json.loads(json.dumps(model_to_dict(with_check(network))))
+    reshape = {"type": "reshape", "shape": [1, 1, 4]}
+    doc["digit_check"]["layers"].insert(2, reshape)
+    with pytest.raises(ModelFormatError, match="digit_check layer 2: a digit check has only dense, relu, sigmoid"):
+        parse(doc)
+
+
+def test_float16_digit_check_answers_like_its_original(network):
+    checked = with_check(network)
+    half = parse(model_to_dict(checked, dtype="float16"))
+    f = np.random.default_rng(4).standard_normal((50, checked.digit_check.n_features))
+    assert np.allclose(half.digit_check.probability(f), checked.digit_check.probability(f), atol=0.02)

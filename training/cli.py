@@ -469,7 +469,10 @@ def run_info(args: argparse.Namespace) -> int:
         shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in layer.params().items())
         print(f"  layer {i}: {layer.kind}" + (f" ({shapes})" if shapes else ""))
     if network.digit_check is not None:
-        print(f"  digit check: {network.digit_check.n_features} weights (digitnet fit-digit-check)")
+        check = network.digit_check
+        shapes = " → ".join(layer.kind for layer in check.layers)
+        count = sum(p.size for layer in check.layers for p in layer.params().values())
+        print(f"  digit check: reads {check.n_features} values; {shapes}; {count:,} parameters")
     for key, value in network.metadata.items():
         print(f"  {printable(key)}: {printable(value)}")
     return 0
@@ -566,6 +569,16 @@ def run_numbers(args: argparse.Namespace) -> int:
     return 0
 
 
+def stored_dtype(path: Path) -> str:
+    """``"float16"`` when every tensor of the model file at ``path`` is stored so, else ``"float32"``."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    layers = doc.get("layers", []) if isinstance(doc, dict) else []
+    found = {
+        v.get("dtype") for layer in layers if isinstance(layer, dict) for v in layer.values() if isinstance(v, dict)
+    }
+    return "float16" if found == {"float16"} else "float32"
+
+
 def add_digit_check(commands) -> None:
     check = commands.add_parser(
         "fit-digit-check",
@@ -607,7 +620,7 @@ def run_digit_check(args: argparse.Namespace) -> int:
             f"({d4['segmentation_errors']})"
         )
     out = args.out or args.model
-    save_model(checked, out)
+    save_model(checked, out, stored_dtype(args.model))
     print(f"wrote {out}")
     return 0
 

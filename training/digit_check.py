@@ -24,10 +24,10 @@ import numpy as np
 
 from digitnet.backprop import sgd_epoch
 from digitnet.costs import cost_named
-from digitnet.digitcheck import DigitCheck, check_features
+from digitnet.digitcheck import DigitCheck
 from digitnet.layers import Dense, ReLU, Sigmoid
-from digitnet.network import Network, probabilities
-from digitnet.numbers import Candidates, stroke_candidates
+from digitnet.network import Network
+from digitnet.numbers import Candidates, check_inputs, stroke_candidates
 from digitnet.optimisers import Adam
 from digitnet.training.initialisation import initial_weight
 from digitnet.training.mnist import Split
@@ -48,6 +48,8 @@ WEIGHT_DECAY = 1e-4
 def candidate_labels(number: DrawnNumber, found: Candidates) -> np.ndarray:
     """For each of ``found.spans``: 1.0 when its strokes are exactly one digit's of ``number``, else 0.0."""
     owners = np.asarray(number.owners)
+    if len(owners) != len(found.strokes):
+        raise ValueError(f"{len(owners)} stroke owners for {len(found.strokes)} strokes: an empty stroke was dropped")
     sizes = np.bincount(owners, minlength=len(number.label))
     labels = []
     for span in found.spans:
@@ -64,12 +66,9 @@ def check_examples(
     features, labels = [], []
     for k, number in enumerate(numbers):
         found = stroke_candidates(number.strokes, number.canvas_size)
-        if not found.spans:
-            continue
-        hidden, output = network.features_and_outputs(found.inputs)
-        shapes = np.array(found.geometry, dtype=np.float64)
-        features.append(check_features(hidden, probabilities(output, network.output_kind), shapes))
-        labels.append(candidate_labels(number, found))
+        if found.spans:
+            features.append(check_inputs(network, found)[1])
+            labels.append(candidate_labels(number, found))
         if progress is not None:
             progress(k + 1)
     return np.concatenate(features), np.concatenate(labels)
@@ -84,7 +83,10 @@ def fit_check(x: np.ndarray, y: np.ndarray, seed: int = SEED, epochs: int = EPOC
     the first layer, so the check reads ``x`` itself.
     """
     rng = np.random.default_rng(seed)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    # a feature that hardly varies (a dead unit, a digit the network never gives a chance) keeps its scale:
+    # dividing by its tiny spread would blow its weight past float16's range once folded
+    spread = x.std(axis=0)
+    mean, scale = x.mean(axis=0), np.where(spread > 1e-3, spread + 1e-6, 1.0)
     n = x.shape[1]
     layers = [
         Dense(initial_weight(n, HIDDEN, "he", rng), np.zeros(HIDDEN, np.float32)),
@@ -119,11 +121,12 @@ def fit_digit_check(
     """The digit check of ``network`` fitted on numbers made of ``digits`` (the training split), and a
     summary for the model's metadata: how many numbers and candidates, the share of whole digits among
     them and the share the check classifies right."""
-    x, y = check_examples(network, drawn_sets(digits, counts, seed), progress)
+    numbers = drawn_sets(digits, counts, seed)
+    x, y = check_examples(network, numbers, progress)
     check = fit_check(x, y, seed)
     right = np.mean((check.probability(x) > 0.5) == (y > 0.5))
     summary = {
-        "numbers": counts["drawn"] * 7 + counts["drawn4"],
+        "numbers": len(numbers),
         "candidates": len(y),
         "whole_digit_share": round(float(np.mean(y)), 4),
         "training_accuracy": round(100 * float(right), 2),

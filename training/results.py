@@ -108,8 +108,8 @@ def robustness_markdown(path: Path) -> str:
     return ROBUSTNESS + "\n".join(lines) + "\n"
 
 
-#: The web page's default model, and its targets on the suite (%): each with what was measured of why,
-#: shown when it is missed.
+#: The web page's default model, and its targets on the suite (%): each with what was measured of why it is
+#: missed (shown when it is missed; empty for a target met since it was set).
 DEFAULT_MODEL = "cnn"
 DEFAULT_TARGETS = {
     "mnist": (

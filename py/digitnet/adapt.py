@@ -192,7 +192,8 @@ def adapt(
     )
     # the original's accuracy figures describe the original: keep them under "adapted", not as the model's own
     metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
-    # the digit check reads the body's features, which adapting leaves as they were
+    # the digit check reads the body's features, which adapting leaves as they were, and the outputs, which the
+    # retrained head gives: it was fitted on the original's outputs, so it is kept as the closest there is
     adapted = Network([*body, *final.layers], net.cost, metadata, network.digit_check)
     report = AdaptReport(
         samples=len(samples),

@@ -6,7 +6,7 @@ squeezed into one image, or one stroke of a 4, confidently as some digit. The di
 a small network of our layers trained for that question on candidates of numbers made of MNIST
 training digits (``training/digit_check.py``):
 
-    q = σ(layers(f)),   f = [h, log p, g]
+    q = layers(f),   f = [h, log p, g]   (the last layer a sigmoid)
 
 - ``h`` — the network's features: the input of its last layer with weights (``Network.head_start``),
   ``(n_hidden,)``;
@@ -50,7 +50,8 @@ def check_features(hidden: np.ndarray, probabilities: np.ndarray, shapes: np.nda
     """``f (n, n_hidden + 10 + GEOMETRY)`` from ``hidden (n, n_hidden)``, ``probabilities (n, 10)`` and
     the candidates' ``span_geometry`` rows ``shapes (n, GEOMETRY)``."""
     logs = np.log(np.maximum(probabilities, np.exp(LOG_FLOOR)))
-    return np.concatenate([hidden.reshape(len(hidden), -1), logs, shapes], axis=1).astype(np.float64)
+    flat = hidden.reshape(len(hidden), int(np.prod(hidden.shape[1:])))  # (0, d) for no candidate
+    return np.concatenate([flat, logs, shapes], axis=1).astype(np.float64)
 
 
 @dataclass

@@ -280,21 +280,22 @@ def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
     return _checked(Network(layers, cost, metadata, check), name)
 
 
+#: The layer kinds a digit check may use: a small fully connected network.
+CHECK_LAYERS = ("dense", "relu", "sigmoid")
+
+
 def _parse_digit_check(entry: Any, where: str) -> DigitCheck:
-    """``{"layers": [...]}``: from a dense layer of n inputs to one sigmoid output; ``_checked`` matches n
-    to the network."""
+    """``{"layers": [...]}``: dense, ReLU and sigmoid layers, from a dense layer of n inputs to one sigmoid
+    output; ``_checked`` matches n to the network."""
     if not isinstance(entry, dict):
         raise ModelFormatError(f"{where}: expected an object with layers")
     layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
+    for i, layer in enumerate(layers):
+        if layer.kind not in CHECK_LAYERS:
+            raise ModelFormatError(f"{where} layer {i}: a digit check has only {', '.join(CHECK_LAYERS)} layers")
     if not layers or layers[0].kind != "dense":
         raise ModelFormatError(f"{where}: the first layer must be dense")
-    shape: Shape = (layers[0].n_in,)
-    for i, layer in enumerate(layers):
-        try:
-            shape = layer.output_shape(shape)
-        except ValueError as e:
-            raise ModelFormatError(f"{where} layer {i} {e}") from None
-    if shape != (1,) or layers[-1].kind != "sigmoid":
+    if _chain(layers, (layers[0].n_in,), where)[0] != (1,) or layers[-1].kind != "sigmoid":
         raise ModelFormatError(f"{where}: the last layer must be a sigmoid of one output")
     return DigitCheck(layers)
 
@@ -365,27 +366,35 @@ def _as_matrix(value: Any, shape: tuple[int, ...] | None, where: str) -> np.ndar
     return array
 
 
-def _checked(network: Network, name: str) -> Network:
-    """Reject a network whose layers do not chain 784 → ... → 10, whose outputs are not
-    probabilities, or that would need more than ``MAX_BYTES_PER_IMAGE`` for one image."""
-    if not network.layers:
-        raise ModelFormatError(f"{name}: no layers")
-    shape: Shape = (N_PIXELS,)
-    features = 0  # the size of the input of the last layer with weights (Network.head_start)
-    for i, layer in enumerate(network.layers):
+def _chain(layers: list[Layer], shape: Shape, where: str) -> tuple[Shape, int]:
+    """The output shape of ``layers`` applied to inputs of ``shape``, and the size of the input of the last
+    layer with a weight (``Network.head_start``; 0 without one), refusing layers that do not chain or that
+    would need more than ``MAX_BYTES_PER_IMAGE`` for one image."""
+    features = 0
+    for i, layer in enumerate(layers):
         if "weight" in layer.params():
             features = prod(shape)
         try:
             out = layer.output_shape(shape)
             needed = 8 * (prod(shape) + prod(out) + layer.work(shape))
         except ValueError as e:
-            raise ModelFormatError(f"{name}: layer {i} {e}") from None
+            raise ModelFormatError(f"{where}: layer {i} {e}") from None
         if needed > MAX_BYTES_PER_IMAGE:
             raise ModelFormatError(
-                f"{name}: layer {i} ({layer.kind}) would need {needed / 1e6:,.0f} MB for one image "
+                f"{where}: layer {i} ({layer.kind}) would need {needed / 1e6:,.0f} MB for one image "
                 f"(at most {MAX_BYTES_PER_IMAGE / 1e6:.0f} MB)"
             )
         shape = out
+    return shape, features
+
+
+def _checked(network: Network, name: str) -> Network:
+    """Reject a network whose layers do not chain 784 → ... → 10, whose outputs are not
+    probabilities, that would need more than ``MAX_BYTES_PER_IMAGE`` for one image, or whose
+    digit check does not read its features."""
+    if not network.layers:
+        raise ModelFormatError(f"{name}: no layers")
+    shape, features = _chain(network.layers, (N_PIXELS,), name)
     if shape != (N_CLASSES,):
         raise ModelFormatError(f"{name}: the network has outputs of shape {list(shape)}, expected [{N_CLASSES}]")
     if network.output_kind not in OUTPUT_KINDS:

@@ -67,7 +67,7 @@ class Network:
                 if i == start:
                     features = a
                 a = layer.forward(a)
-        return features.reshape(len(features), -1), a
+        return features.reshape(len(features), int(np.prod(features.shape[1:]))), a  # (0, d) for no image
 
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """The digit with the largest output, for each row of ``x (n, 784)``: shape ``(n,)``."""

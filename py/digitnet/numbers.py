@@ -2,14 +2,15 @@
 
 Strokes are grouped from their geometry: strokes that touch and whose horizontal
 extents overlap well belong to one digit (a 4, a 5 or a crossed 7 drawn in several
-strokes), strokes far apart are different digits. Between the two, the split is
-ambiguous, and the recogniser decides: of the candidate groupings, the one whose
-digits the network is most sure of wins, a candidate digit that is wider than
-tall, lower than its neighbours or made of parts that do not touch paying a
-penalty. A network with a digit check (``digitnet.digitcheck``) also weighs how
-likely each candidate is one whole digit, not two nor a part of one. A drawing
-that is one digit is recognised by ``digitnet.recognise.recognise_strokes``
-itself, so one digit reads as on the single-digit pad.
+strokes), strokes far apart are different digits (unless the whole drawing, of a
+few groups, is shaped like one digit). Between the two, the split is ambiguous,
+and the recogniser decides: of the candidate groupings, the one whose digits the
+network is most sure of wins, a candidate digit that is wider than tall, lower
+than its neighbours or made of parts that do not touch paying a penalty. A network
+with a digit check (``digitnet.digitcheck``) also weighs how likely each candidate
+is one whole digit, not two nor a part of one. A drawing that is one digit is
+recognised by ``digitnet.recognise.recognise_strokes`` itself, so one digit reads
+as on the single-digit pad.
 
 The thresholds and weights below were chosen on numbers made of MNIST
 **validation** digits (``training/number_sets.py``), never on the test digits.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digitnet.digitcheck import check_features, span_geometry
+from digitnet.digitcheck import GEOMETRY, check_features, span_geometry
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
 from digitnet.recognise import Recognition, recognise_strokes
@@ -56,6 +57,9 @@ HEIGHT_WEIGHT = 2.0
 LINK_WEIGHT = 1.5
 #: A candidate digit is at most this many times the digits' height wide.
 MAX_WIDTH = 1.5
+#: The whole drawing of at most MAX_JOIN groups is a candidate digit when it is at most this many times as wide
+#: as its own height (a digit written in pieces that are all lower than it).
+WHOLE_ASPECT = 1.5
 #: Largest number of geometric groups one candidate digit may join (a digit traced in pieces).
 MAX_JOIN = 5
 #: The digits' height is at least this share of the tallest group's: a number with digits in
@@ -223,10 +227,17 @@ def recognise_spans(network: Network, found: Candidates) -> tuple[list[Recogniti
     check = network.digit_check
     if check is None or len(found.inputs) == 0:
         return recognise_batch(network, found.inputs), None
-    features, output = network.features_and_outputs(found.inputs)
-    shapes = np.array(found.geometry, dtype=np.float64)
-    q = check.probability(check_features(features, probabilities(output, network.output_kind), shapes))
+    output, features = check_inputs(network, found)
+    q = np.nan_to_num(check.probability(features), nan=0.0)  # NaN only from a check of absurd weights: no digit
     return recognitions(network, found.inputs, output), q
+
+
+def check_inputs(network: Network, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """The network's outputs ``(n, 10)`` for the candidates of ``found`` and what the digit check reads of
+    each, ``f (n, n_features)`` (``check_features``), in one forward pass."""
+    hidden, output = network.features_and_outputs(found.inputs)
+    shapes = np.array(found.geometry, dtype=np.float64).reshape(-1, GEOMETRY)
+    return output, check_features(hidden, probabilities(output, network.output_kind), shapes)
 
 
 def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:
@@ -364,10 +375,10 @@ def candidate_spans(boxes: list[tuple[float, float, float, float]], height: floa
 
     A run never crosses a sure gap (wider than ``SURE_GAP`` of the digits' ``height``),
     joins at most ``MAX_JOIN`` groups and is at most ``MAX_WIDTH`` heights wide: wider
-    runs are two digits (and each candidate costs a rendering and a forward pass). The whole
-    drawing of at most ``MAX_JOIN`` groups is a candidate too when it is at most ``MAX_WIDTH``
-    times as wide as it is tall: one digit written in pieces, where ``height`` is a piece's (a
-    slanted 3 or 8 in two halves).
+    runs are two digits (and each candidate costs a rendering and a forward pass). Besides,
+    the whole drawing of at most ``MAX_JOIN`` groups is a candidate when it is at most
+    ``WHOLE_ASPECT`` times as wide as it is tall, gaps or not: one digit written in pieces,
+    where ``height`` is a piece's (a slanted 3 or 8 in two halves).
     """
     spans = []
     for start in range(len(boxes)):
@@ -383,7 +394,7 @@ def candidate_spans(boxes: list[tuple[float, float, float, float]], height: floa
     if 1 < len(boxes) <= MAX_JOIN and whole not in spans:
         left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
         right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-        if right - left <= MAX_WIDTH * (bottom - top):
+        if right - left <= WHOLE_ASPECT * (bottom - top):
             spans.append(whole)
     return spans
 
