@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.digitcheck import check_features
 from digitnet.modelfile import ModelFormatError, load_model, parse_model
 from digitnet.network import confidence, probabilities
 
@@ -264,12 +265,14 @@ INPUTS = np.stack([np.zeros(784), np.ones(784), np.repeat(np.eye(28)[14], 28), n
 
 
 def outcome(text: str, name: str = "case") -> str:
-    """``"answered"`` (a distribution over the digits for every input), ``"refused"`` (one
-    ``ModelFormatError`` / ``ValueError`` sentence naming the file), or a failure: ``"nonsense: ..."``
-    for a model that loads and then answers NaN or not a distribution. Other exceptions propagate."""
+    """``"answered"`` (a distribution over the digits for every input, and a digit check, when the model has
+    one, answering a probability for every candidate), ``"refused"`` (one ``ModelFormatError`` /
+    ``ValueError`` sentence naming the file), or a failure: ``"nonsense: ..."`` for a model that loads and
+    then answers NaN or not a distribution. Other exceptions propagate."""
     try:
         network = parse_model(text, name=name)
         output = network.feedforward(INPUTS)
+        features = network.features_and_outputs(INPUTS)[0] if network.digit_check is not None else None
     except (ModelFormatError, ValueError) as e:
         message = str(e)
         if "\n" in message.strip() or not message.startswith(name):
@@ -281,6 +284,11 @@ def outcome(text: str, name: str = "case") -> str:
         return "nonsense: NaN or a wrong shape shown as a result"
     if np.any(shown < 0) or np.any(shown > 1) or not np.allclose(shown.sum(axis=1), 1):
         return "nonsense: probabilities outside [0, 1] or not summing to 1"
+    if network.digit_check is not None:
+        geometry = np.tile([0.0, 0.0, 0.1, 2.0], (len(INPUTS), 1))  # a candidate's span_geometry
+        q = network.digit_check.probability(check_features(features, shown, geometry))
+        if q.shape != (len(INPUTS),) or not (np.all(np.isfinite(q)) and np.all((q >= 0) & (q <= 1))):
+            return "nonsense: the digit check answers no probability"
     return "answered"
 
 
