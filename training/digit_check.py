@@ -31,9 +31,9 @@ from digitnet.numbers import Candidates, check_inputs, stroke_candidates
 from digitnet.optimisers import Adam
 from digitnet.training.initialisation import initial_weight
 from digitnet.training.mnist import Split
-from digitnet.training.number_sets import SIZES, VALIDATION_SEED, DrawnNumber, drawn_numbers, evaluate_drawn, score
+from digitnet.training.number_sets import SIZES, VALIDATION_SEED, DrawnNumber, drawn_sets, evaluate_drawn, score
 
-#: The numbers' seed (4-digit numbers: SEED + 3, as the number sets do).
+#: The numbers' seed (``number_sets.drawn_sets``: the 4-digit numbers from SEED + 3).
 SEED = 1777
 #: Numbers of each length 2–8, and 4-digit numbers besides: about 60,000 candidates.
 COUNTS = {"drawn": 300, "drawn4": 4000}
@@ -121,7 +121,7 @@ def fit_digit_check(
     """The digit check of ``network`` fitted on numbers made of ``digits`` (the training split), and a
     summary for the model's metadata: how many numbers and candidates, the share of whole digits among
     them and the share the check classifies right."""
-    numbers = drawn_sets(digits, counts, seed)
+    numbers = [n for numbers in drawn_sets(digits, counts, seed).values() for n in numbers]
     x, y = check_examples(network, numbers, progress)
     check = fit_check(x, y, seed)
     right = np.mean((check.probability(x) > 0.5) == (y > 0.5))
@@ -137,22 +137,13 @@ def fit_digit_check(
     return check, summary
 
 
-def drawn_sets(digits: Split, counts: dict[str, int], seed: int) -> list[DrawnNumber]:
-    """``counts["drawn"]`` numbers of each length 2–8 and ``counts["drawn4"]`` of 4 digits, as the number
-    sets draw them (the 4-digit numbers from ``seed + 3``)."""
-    return drawn_numbers(digits, counts["drawn"], seed=seed) + drawn_numbers(
-        digits, counts["drawn4"], range(4, 5), seed=seed + 3
-    )
-
-
 def compare_on_validation(
     networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES
 ) -> dict[str, dict[str, dict[str, float]]]:
     """``{name: {"drawn": score, "drawn4": score}}`` of each network on the drawn number sets made of
     ``digits`` (the validation split) with the number sets' validation seed."""
     out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in networks}
-    for key, lengths, seed in (("drawn", range(2, 9), VALIDATION_SEED), ("drawn4", range(4, 5), VALIDATION_SEED + 3)):
-        numbers = drawn_numbers(digits, sizes[key], lengths, seed=seed)
+    for key, numbers in drawn_sets(digits, sizes, VALIDATION_SEED).items():
         for name, readings in evaluate_drawn(networks, numbers).items():
             out[name][key] = score(readings, [n.label for n in numbers])
     return out

@@ -77,6 +77,15 @@ def drawn_numbers(digits: Split, count: int, lengths: range = range(2, 9), seed:
     return out
 
 
+def drawn_sets(digits: Split, sizes: dict[str, int], seed: int) -> dict[str, list[DrawnNumber]]:
+    """The drawn number sets: ``"drawn"``, ``sizes["drawn"]`` numbers of each length 2–8 (from ``seed``), and
+    ``"drawn4"``, ``sizes["drawn4"]`` numbers of 4 digits (from ``seed + 3``)."""
+    return {
+        "drawn": drawn_numbers(digits, sizes["drawn"], seed=seed),
+        "drawn4": drawn_numbers(digits, sizes["drawn4"], range(4, 5), seed=seed + 3),
+    }
+
+
 def traced_whole(strokes: list[np.ndarray], image: np.ndarray) -> bool:
     """Whether the tracing kept the digit: its strokes span 80 % of the ink's height and width.
 
@@ -281,8 +290,7 @@ def results(
     networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES, seed: int = SEED
 ) -> dict[str, dict]:
     """Every network's figures on every set made of ``digits``: ``{model: {set: score}}``."""
-    drawn = drawn_numbers(digits, sizes["drawn"], seed=seed)
-    drawn4 = drawn_numbers(digits, sizes["drawn4"], range(4, 5), seed=seed + 3)
+    drawn, drawn4 = drawn_sets(digits, sizes, seed).values()
     pictures, blank = photos(digits, sizes["photos"], seed), blank_sheets(digits, sizes["blank"], seed)
     sets = {
         "drawn": (evaluate_drawn(networks, drawn), [n.label for n in drawn]),
