@@ -271,8 +271,10 @@ def outcome(text: str, name: str = "case") -> str:
     then answers NaN or not a distribution. Other exceptions propagate."""
     try:
         network = parse_model(text, name=name)
-        output = network.feedforward(INPUTS)
-        features = network.features_and_outputs(INPUTS)[0] if network.digit_check is not None else None
+        if network.digit_check is None:
+            output, features = network.feedforward(INPUTS), None
+        else:  # the features the check reads come from the same pass
+            features, output = network.features_and_outputs(INPUTS)
     except (ModelFormatError, ValueError) as e:
         message = str(e)
         if "\n" in message.strip() or not message.startswith(name):

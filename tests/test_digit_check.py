@@ -7,7 +7,7 @@ from digitnet import load_model
 from digitnet.digitcheck import GEOMETRY, LOG_FLOOR, DigitCheck, check_features, span_geometry
 from digitnet.layers import Dense
 from digitnet.numbers import Candidates, best_split, stroke_candidates
-from digitnet.training import digit_check
+from digitnet.training import digit_check, number_sets
 from digitnet.training.cli import main
 from digitnet.training.digit_check import HIDDEN, candidate_labels, fit_check, fit_digit_check, standardised_input
 from digitnet.training.number_sets import DrawnNumber
@@ -94,7 +94,7 @@ def test_fitting_on_a_few_training_numbers(mnist_data):
 
 def test_fit_digit_check_command(tmp_path, capsys, monkeypatch, data_dir):
     monkeypatch.setattr(digit_check, "COUNTS", {"drawn": 1, "drawn4": 10})
-    monkeypatch.setattr(digit_check, "SIZES", {"drawn": 2, "drawn4": 10})
+    monkeypatch.setattr(number_sets, "SIZES", {"drawn": 2, "drawn4": 10})
     model = tmp_path / "c1.json"
     model.write_bytes((ROOT / "weights" / "c1.json").read_bytes())
     assert (

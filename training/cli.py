@@ -592,7 +592,7 @@ def add_digit_check(commands) -> None:
 
 def run_digit_check(args: argparse.Namespace) -> int:
     from digitnet.modelfile import save_model
-    from digitnet.training import digit_check
+    from digitnet.training import digit_check, number_sets
 
     network = load_model(args.model)
     data = load_mnist(args.data_dir)
@@ -611,7 +611,9 @@ def run_digit_check(args: argparse.Namespace) -> int:
     print(f"fitted on {summary['candidates']:,} candidates: {summary['training_accuracy']} % classified right")
     checked = dataclasses.replace(network, digit_check=check, metadata={**network.metadata, "digit_check": summary})
     plain = dataclasses.replace(network, digit_check=None)
-    figures = digit_check.compare_on_validation({"without": plain, "with": checked}, data.validation, digit_check.SIZES)
+    figures = number_sets.drawn_results(
+        {"without": plain, "with": checked}, data.validation, number_sets.SIZES, number_sets.VALIDATION_SEED
+    )
     for name, f in figures.items():
         d, d4 = f["drawn"], f["drawn4"]
         print(

@@ -31,7 +31,7 @@ from digitnet.numbers import Candidates, check_inputs, stroke_candidates
 from digitnet.optimisers import Adam
 from digitnet.training.initialisation import initial_weight
 from digitnet.training.mnist import Split
-from digitnet.training.number_sets import SIZES, VALIDATION_SEED, DrawnNumber, drawn_sets, evaluate_drawn, score
+from digitnet.training.number_sets import DrawnNumber, drawn_sets
 
 #: The numbers' seed (``number_sets.drawn_sets``: the 4-digit numbers from SEED + 3).
 SEED = 1777
@@ -135,15 +135,3 @@ def fit_digit_check(
         "seed": seed,
     }
     return check, summary
-
-
-def compare_on_validation(
-    networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES
-) -> dict[str, dict[str, dict[str, float]]]:
-    """``{name: {"drawn": score, "drawn4": score}}`` of each network on the drawn number sets made of
-    ``digits`` (the validation split) with the number sets' validation seed."""
-    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in networks}
-    for key, numbers in drawn_sets(digits, sizes, VALIDATION_SEED).items():
-        for name, readings in evaluate_drawn(networks, numbers).items():
-            out[name][key] = score(readings, [n.label for n in numbers])
-    return out

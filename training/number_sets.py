@@ -290,16 +290,26 @@ def results(
     networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES, seed: int = SEED
 ) -> dict[str, dict]:
     """Every network's figures on every set made of ``digits``: ``{model: {set: score}}``."""
-    drawn, drawn4 = drawn_sets(digits, sizes, seed).values()
+    out = drawn_results(networks, digits, sizes, seed)
     pictures, blank = photos(digits, sizes["photos"], seed), blank_sheets(digits, sizes["blank"], seed)
     sets = {
-        "drawn": (evaluate_drawn(networks, drawn), [n.label for n in drawn]),
-        "drawn4": (evaluate_drawn(networks, drawn4), [n.label for n in drawn4]),
         "photos": (evaluate_photos(networks, pictures), [p.label for p in pictures]),
         "blank": (evaluate_photos(networks, blank), [p.label for p in blank]),
     }
-    out: dict[str, dict] = {name: {} for name in networks}
     for key, (readings, labels) in sets.items():
+        for name in networks:
+            out[name][key] = score(readings[name], labels)
+    return out
+
+
+def drawn_results(
+    networks: dict[str, Network], digits: Split, sizes: dict[str, int] = SIZES, seed: int = SEED
+) -> dict[str, dict]:
+    """Every network's figures on the drawn sets made of ``digits`` (``drawn_sets``): ``{model: {set: score}}``,
+    the 2–8-digit set also by length (``"drawn_by_length"``)."""
+    out: dict[str, dict] = {name: {} for name in networks}
+    for key, numbers in drawn_sets(digits, sizes, seed).items():
+        readings, labels = evaluate_drawn(networks, numbers), [n.label for n in numbers]
         for name in networks:
             out[name][key] = score(readings[name], labels)
             if key == "drawn":
