@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # The test suite: set up (venv, Chromium for the browser tests), lint, then run every test.
-# MNIST comes from $DIGITNET_DATA or the user cache; Pyodide from $DIGITNET_PYODIDE or the CDN.
+# MNIST comes from $DIGITNET_DATA, Pyodide from $DIGITNET_PYODIDE and the real writers' strokes from
+# $DIGITNET_WRITERS; unset, each is taken from ../shared when it is there (else the user cache, the CDN).
 source "$(dirname "$0")/venv.sh" test
+for pair in DIGITNET_DATA=data/mnist DIGITNET_PYODIDE=pyodide/v0.27.7 DIGITNET_WRITERS=data/pendigits; do
+  name=${pair%%=*}
+  if [ -z "${!name:-}" ] && [ -d "../shared/${pair#*=}" ]; then
+    export "$name=$(cd "../shared/${pair#*=}" && pwd)"
+  fi
+done
+if [ -z "${DIGITNET_WRITERS:-}" ]; then
+  echo "the real-writer tests need DIGITNET_WRITERS: the folder of *.digitnet-strokes.json files (../shared/data/pendigits)" >&2
+  exit 1
+fi
 if [ -z "${DIGITNET_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Chromium for the browser tests"

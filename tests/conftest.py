@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from digitnet.training.mnist import load_mnist, locate
+from digitnet.training.writers import load_writers
 from digitnet.web.snapshot import CHROMIUM_ARGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,12 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist_data(data_dir):
     return load_mnist(data_dir)
+
+
+@pytest.fixture(scope="session")
+def writers():
+    """The real writers' strokes: $DIGITNET_WRITERS (one sentence saying so when it is not set)."""
+    return load_writers()
 
 
 # ---------------------------------------------------------------- the web site in a real browser

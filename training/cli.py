@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.modelfile import ModelFormatError, load_model
+from digitnet.modelfile import ModelFormatError, load_model, write_atomic
 from digitnet.numbers import NumberReading
 from digitnet.picture import PictureError, read_number
 from digitnet.strokesfile import labels_of, render_samples
@@ -23,11 +23,13 @@ from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
 from digitnet.training.mnist import MnistError, Split, load_mnist, load_test
 from digitnet.training.plot import PlotError, plot_histories
-from digitnet.training.recipes import RECIPES, recipe_named
+from digitnet.training.recipes import RECIPES, TRIALS, recipe_named
 from digitnet.training.results import results_markdown
 from digitnet.training.robustness import evaluate_suite, suite_sets, write_suite
 from digitnet.training.sweep import sweep, write_sweep
 from digitnet.training.train import CheckpointError, output_paths, recipe_data, train_recipe
+from digitnet.training.writers import ENVIRONMENT as WRITERS_ENVIRONMENT
+from digitnet.training.writers import FOLDS, WritersError, load_writers, model_figures, trained_on
 from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import (
     DEFAULT_WEIGHTS,
@@ -49,7 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (MnistError, ModelFormatError, PictureError, CheckpointError, SiteError, ValueError, OSError) as e:
+    except (
+        MnistError,
+        WritersError,
+        ModelFormatError,
+        PictureError,
+        CheckpointError,
+        SiteError,
+        ValueError,
+        OSError,
+    ) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
@@ -72,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a recipe, writing the best model and its history")
-    train.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    train.add_argument("--recipe", required=True, choices=sorted(RECIPES | TRIALS))
     train.add_argument("--out", type=Path, default=Path("runs"), help="output directory (default: runs)")
     train.add_argument(
         "--epochs",
@@ -86,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart", action="store_true", help="start over, ignoring (and replacing) the checkpoint")
     train.add_argument("--plot", action="store_true", help="draw the learning curves at the end (NAME.curves.svg)")
     train.add_argument("--extra", type=Path, help="a digitnet-strokes file whose drawings join the training set")
+    train.add_argument(
+        "--fold",
+        type=integer_in(1, FOLDS),
+        help=f"with a recipe that learns from real writers: hold out fold K of {FOLDS} (files NAME-foldK.*)",
+    )
+    add_writers_dir(train)
     add_data_dir(train)
     train.set_defaults(run=run_train)
 
@@ -102,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--suite", action="store_true", help="every model on the robustness sets too")
     evaluate.add_argument("--write", type=Path, help="with --suite: save the figures as JSON")
     evaluate.add_argument("--strokes", type=Path, help="score a digitnet-strokes file instead of MNIST")
+    evaluate.add_argument(
+        "--real-writers",
+        action="store_true",
+        help="every model (default: weights/*) on the real writers' strokes, writers held out; with --write, as JSON",
+    )
+    add_writers_dir(evaluate)
     add_data_dir(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -175,6 +198,14 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_writers_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--writers",
+        type=Path,
+        help=f"folder of real writers' *.digitnet-strokes.json files (default: ${WRITERS_ENVIRONMENT})",
+    )
+
+
 def add_site_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pyodide-from",
@@ -235,6 +266,11 @@ def run_train(args: argparse.Namespace) -> int:
         recipe = dataclasses.replace(recipe, seed=args.seed)
     if args.augment:
         recipe = dataclasses.replace(recipe, augment=True)
+    if args.fold is not None:
+        if not recipe.writers:
+            raise ValueError(f"--fold holds out real writers, and recipe {recipe.name} does not learn from any")
+        recipe = dataclasses.replace(recipe, held_out=args.fold)
+    writers = load_writers(args.writers) if recipe.writers else None
     data = recipe_data(recipe, args.data_dir)
     if args.limit is not None:
         data.train = Split(data.train.images[: args.limit], data.train.labels[: args.limit])
@@ -258,6 +294,7 @@ def run_train(args: argparse.Namespace) -> int:
             on_epoch=print_epoch,
             progress=progress_bar(recipe.epochs),
             on_resume=on_resume,
+            writers=writers,
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted; the last finished epoch is saved in {checkpoint}: run the same command to resume")
@@ -270,7 +307,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if args.plot:
         history = output_paths(args.out, recipe)["history"]
-        return write_curves([history], history.with_name(f"{recipe.name}.curves.svg"), recipe.name)
+        return write_curves([history], history.with_name(f"{recipe.run_name}.curves.svg"), recipe.run_name)
     return 0
 
 
@@ -287,9 +324,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def print_epoch(figures: dict[str, Any]) -> None:
     parts = [f"epoch {figures['epoch']:>3}"]
-    for name in ("training", "validation", "test"):
+    for name in ("training", "validation", "test", "held_out_writers"):
         if f"{name}_accuracy" in figures:
-            parts.append(f"{name} {figures[f'{name}_accuracy']:6.2f} %")
+            parts.append(f"{name.replace('_', ' ')} {figures[f'{name}_accuracy']:6.2f} %")
     if "training_cost" in figures:
         parts.append(f"cost {figures['training_cost']:.4f}")
     parts.append(f"{figures['seconds']:.2f} s")
@@ -329,6 +366,8 @@ def progress_bar(epochs: int):
 def run_evaluate(args: argparse.Namespace) -> int:
     if args.suite:
         return run_suite(args)
+    if args.real_writers:
+        return run_real_writers(args)
     if len(args.model) != 1:
         raise ValueError("evaluate takes one model file (or several with --suite)")
     if args.strokes is not None:
@@ -377,6 +416,27 @@ def print_confusion(confusion: np.ndarray) -> None:
     print("     " + "".join(f"{d:>6}" for d in range(10)))
     for digit, row in enumerate(confusion):
         print(f"{digit:>5}" + "".join(f"{v:>6}" for v in row))
+
+
+def run_real_writers(args: argparse.Namespace) -> int:
+    """Every model on the real writers (held out by writer), as ``training.writers.model_figures`` says."""
+    writers = load_writers(args.writers)
+    paths = args.model or model_files(DEFAULT_WEIGHTS)
+    results = {}
+    print(f"{'model':<16}{'all digits':>12}{'median':>9}{'worst':>16}{'under 95 %':>12}  scored by")
+    for path in paths:
+        figures = model_figures(path, load_model(path), writers)
+        results[path.stem] = figures
+        worst = f"{figures['worst']:.1f} ({figures['worst_writer']})"
+        print(
+            f"{path.stem:<16}{figures['whole']:>11.2f}%{figures['median']:>8.1f}%{worst:>16}"
+            f"{figures['under_95']:>12}  {figures['scored_by']}",
+            flush=True,
+        )
+    if args.write:
+        write_atomic(args.write, (json.dumps(results, indent=1) + "\n").encode())
+        print(f"wrote {args.write}")
+    return 0
 
 
 def run_suite(args: argparse.Namespace) -> int:
@@ -473,8 +533,17 @@ def run_info(args: argparse.Namespace) -> int:
         shapes = " → ".join(layer.kind for layer in check.layers)
         count = sum(p.size for layer in check.layers for p in layer.params().values())
         print(f"  digit check: reads {check.n_features} values; {shapes}; {count:,} parameters")
+    learnt = trained_on(network)
+    if learnt:
+        held = network.metadata["writers"].get("held_out") or []
+        print(
+            f"  real writers: learnt from {len(learnt)} writers' pen strokes"
+            + (f", {len(held)} held out ({printable(', '.join(map(str, held)))})" if held else "")
+            + f"; data: {printable(network.metadata['writers'].get('source', 'not named'))}"
+        )
     for key, value in network.metadata.items():
-        print(f"  {printable(key)}: {printable(value)}")
+        if key != "writers":
+            print(f"  {printable(key)}: {printable(value)}")
     return 0
 
 

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from digitnet.augment import Augmentation
+from digitnet.augment import Augmentation, StrokeAugmentation
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,18 @@ class Recipe:
     #: each mini-batch computed in this many parts at once, one thread each (``training.parallel``);
     #: batch normalisation then takes each part's own statistics (``digitnet.backprop.backprop``)
     batch_parts: int = 1
+    #: also learn from the real writers' pen strokes (``training.writers``): every epoch, ``writer_copies``
+    #: renderings of each of their drawings changed by ``stroke_augmentation``; all writers but those of
+    #: fold ``held_out`` (0: none held out)
+    writers: bool = False
+    writer_copies: int = 2
+    stroke_augmentation: StrokeAugmentation = field(default_factory=StrokeAugmentation)
+    held_out: int = 0
+
+    @property
+    def run_name(self) -> str:
+        """The name of the run's files: the recipe's, with the held-out fold when there is one."""
+        return f"{self.name}-fold{self.held_out}" if self.held_out else self.name
 
     @property
     def watches_training(self) -> bool:
@@ -68,6 +80,8 @@ class Recipe:
             skip += ["augmentation", "clean_epochs"]
         if self.batch_parts == 1:
             skip.append("batch_parts")
+        if not self.writers:
+            skip += ["writers", "writer_copies", "stroke_augmentation", "held_out"]
         return {k: _plain(v) for k, v in asdict(self).items() if k not in skip}
 
 
@@ -222,10 +236,25 @@ CNN = Recipe(
     batch_parts=2,
 )
 
+CNN_PEN = dataclasses.replace(
+    CNN,
+    name="cnn-pen",
+    description=CNN.description + "; and the real pen strokes of 30 writers (UCI pen digits), "
+    "changed every epoch by slant, aspect, rotation, jitter, smoothing or sparser points, dropped or added "
+    "small strokes and pen width",
+    book="—",
+    target=99.5,
+    writers=True,
+)
+
+#: The recipes of the committed models (``weights/NAME.json``).
 RECIPES: dict[str, Recipe] = {r.name: r for r in (C1, C2, C2_100, C2_MOD, C2_CONV, C2_CONV_LEARNED, C2_MOD2, CNN)}
+#: Recipes under trial, trained with ``digitnet train`` but with no committed model yet.
+TRIALS: dict[str, Recipe] = {r.name: r for r in (CNN_PEN,)}
 
 
 def recipe_named(name: str) -> Recipe:
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r} (known: {', '.join(RECIPES)})")
-    return RECIPES[name]
+    known = RECIPES | TRIALS
+    if name not in known:
+        raise ValueError(f"unknown recipe {name!r} (known: {', '.join(known)})")
+    return known[name]

@@ -29,6 +29,7 @@ from digitnet.costs import cost_named
 from digitnet.modelfile import load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
 from digitnet.optimisers import SGD, Adam, cosine_rate
+from digitnet.training import writers as writers_data
 from digitnet.training.batches import correct_in_batches
 from digitnet.training.initialisation import build_mlp, build_network
 from digitnet.training.mnist import Mnist, Split, load_mnist
@@ -36,6 +37,7 @@ from digitnet.training.parallel import part_runner
 from digitnet.training.randomise import concatenate, shifted_and_noisy, with_randomised_copies
 from digitnet.training.recipes import Recipe
 from digitnet.training.robustness import drawn_copies
+from digitnet.training.writers import Writers
 
 
 class CheckpointError(RuntimeError):
@@ -58,10 +60,11 @@ class RunState:
 
 
 def output_paths(out_dir: Path, recipe: Recipe) -> dict[str, Path]:
+    name = recipe.run_name
     return {
-        "model": out_dir / f"{recipe.name}.json",
-        "history": out_dir / f"{recipe.name}.history.json",
-        "checkpoint": out_dir / f"{recipe.name}.checkpoint.npz",
+        "model": out_dir / f"{name}.json",
+        "history": out_dir / f"{name}.history.json",
+        "checkpoint": out_dir / f"{name}.checkpoint.npz",
     }
 
 
@@ -73,6 +76,7 @@ def train_recipe(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
     on_resume: Callable[[int], None] | None = None,
+    writers: Writers | None = None,
 ) -> Network:
     """Train ``recipe`` on ``data`` to the end, resuming from a checkpoint unless ``restart``.
 
@@ -80,11 +84,15 @@ def train_recipe(
     (a cosine schedule then follows the new total from the next epoch on).
     ``on_epoch`` receives each epoch's figures; ``progress(epoch, n)`` may return
     a per-batch callback; ``on_resume(k)`` is told the number of epochs a checkpoint
-    already holds. Returns the best network, also written to ``out_dir``.
+    already holds. ``writers``: the real writers' strokes, for a recipe that learns from them.
+    Returns the best network, also written to ``out_dir``.
     """
     paths = output_paths(out_dir, recipe)
     cost = cost_named(recipe.cost)
     settings = {**recipe.settings(), "train_size": len(data.train)}
+    pen = writer_split(recipe, writers)
+    if pen is not None:
+        settings["writers_sha256"] = pen.learnt.sha256
     state = None if restart else load_checkpoint(paths["checkpoint"], settings, recipe)
     if state is None:
         rng = np.random.default_rng(recipe.seed)
@@ -106,18 +114,20 @@ def train_recipe(
     for epoch in range(state.epochs_done + 1, recipe.epochs + 1):
         started = time.perf_counter()
         state.optimiser.lr = learning_rate(recipe, epoch)
-        images = data.train.images
+        images, labels = data.train.images, targets
         geometric = epoch <= recipe.epochs - recipe.clean_epochs
         if recipe.augment and (geometric or settings_aug.pixel_level):
             # the clean epochs drop the geometric distortion only: pixel-level changes stay
             images = augment(images, state.rng, settings_aug, geometric, drawn)
-        on_batch = progress(epoch, len(data.train)) if progress else None
+        if pen is not None:
+            images, labels = pen.with_drawings(images, labels, state.rng)
+        on_batch = progress(epoch, len(images)) if progress else None
         with part_runner(recipe.batch_parts) as run:
             sgd_epoch(
                 state.network,
                 cost,
                 images,
-                targets,
+                labels,
                 recipe.batch_size,
                 state.optimiser,
                 state.rng,
@@ -129,13 +139,66 @@ def train_recipe(
         seconds = time.perf_counter() - started
         figures = evaluate_epoch(state.network, cost, data, targets, recipe)
         figures = {"epoch": epoch, "seconds": round(seconds, 3), **figures}
+        if pen is not None and pen.held_out is not None:
+            figures["held_out_writers_accuracy"] = pen.held_out_accuracy(state.network)
         if is_better(figures, state.history, recipe.select_on):
             state.best = copy.deepcopy(state.network)
         state.history.append(figures)
         save_checkpoint(paths["checkpoint"], state, settings)
         if on_epoch:
             on_epoch(figures)
-    return finish(recipe, data, state, settings, paths)
+    return finish(recipe, data, state, settings, paths, pen)
+
+
+@dataclass
+class PenData:
+    """The writers a run learns from (``learnt``) and those it holds out (their fold's writers, rendered)."""
+
+    recipe: Recipe
+    learnt: Writers
+    held_out: Writers | None
+
+    def __post_init__(self) -> None:
+        self.samples = [s for w in self.learnt.ids() for s in self.learnt.samples[w]]
+        if self.held_out is not None:
+            samples = [s for w in self.held_out.ids() for s in self.held_out.samples[w]]
+            self.held_out_images, self.held_out_usable = writers_data.render(samples)
+            self.held_out_labels = np.array([s.label for s in samples])
+
+    def with_drawings(
+        self, images: np.ndarray, targets: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``images``, ``targets`` followed by this epoch's changed renderings of the writers' drawings."""
+        recipe = self.recipe
+        pen, labels = writers_data.augmented_images(self.samples, rng, recipe.writer_copies, recipe.stroke_augmentation)
+        return np.concatenate([images, pen.astype(images.dtype)]), np.concatenate([targets, one_hot(labels)])
+
+    def held_out_accuracy(self, network: Network) -> float:
+        folded = network.folded(np.float32)
+        answers = writers_data.predictions(folded, self.held_out_images, self.held_out_usable)
+        return round(100 * float(np.mean(answers == self.held_out_labels)), 2)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "trained_on": self.learnt.ids(),
+            "held_out": [] if self.held_out is None else self.held_out.ids(),
+            "fold": self.recipe.held_out,
+            "source": writers_data.CREDIT,
+            "sha256": self.learnt.sha256,
+        }
+
+
+def writer_split(recipe: Recipe, writers: Writers | None) -> PenData | None:
+    """What a recipe that learns from real writers needs of them (None for an MNIST-only recipe)."""
+    if not recipe.writers:
+        return None
+    if writers is None:
+        raise writers_data.WritersError(f"recipe {recipe.name} learns from real writers' strokes: none were given")
+    ids = writers.ids()
+    if not recipe.held_out:
+        return PenData(recipe, writers, None)
+    held = writers_data.fold_writers(ids, recipe.held_out)
+    return PenData(recipe, writers.subset(set(ids) - set(held)), writers.subset(held))
 
 
 def recipe_data(recipe: Recipe, data_dir: Path | None = None) -> Mnist:
@@ -211,7 +274,14 @@ def is_better(figures: dict[str, Any], history: list[dict[str, Any]], select_on:
     return all(figures[key] > earlier[key] for earlier in history)
 
 
-def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any], paths: dict[str, Path]) -> Network:
+def finish(
+    recipe: Recipe,
+    data: Mnist,
+    state: RunState,
+    settings: dict[str, Any],
+    paths: dict[str, Path],
+    pen: PenData | None = None,
+) -> Network:
     """Write the best model (with its metadata) and the history; return the best model."""
     key = f"{recipe.select_on}_correct"
     best_epoch = max(state.history, key=lambda h: (h[key], -h["epoch"]))
@@ -233,6 +303,8 @@ def finish(recipe: Recipe, data: Mnist, state: RunState, settings: dict[str, Any
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "digitnet_version": digitnet.__version__,
     }
+    if pen is not None:
+        best.metadata["writers"] = pen.metadata()
     if data.test is not None:
         best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
     save_model(best, paths["model"])

@@ -63,6 +63,8 @@ PYODIDE_PACKAGES = ("numpy", "pillow")
 SITE_MARKER = ".digitnet-site"
 ROBUSTNESS_FILE = "robustness.json"
 REPLAY_FILE = "replay.npz"
+#: Figures written beside the models: not models themselves.
+GENERATED_FILES = (ROBUSTNESS_FILE, "writers.json")
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
 SNAPSHOT_CHOICES = ("auto", "yes", "no")
@@ -203,7 +205,7 @@ def copy_replay(weights: Path, data_dir: Path) -> None:
 
 def model_files(weights: Path) -> list[Path]:
     """The model files of a weights folder: ``NAME.json``, not ``NAME.history.json`` and the like."""
-    return [p for p in sorted(weights.glob("*.json")) if p.name.count(".") == 1 and p.name != ROBUSTNESS_FILE]
+    return [p for p in sorted(weights.glob("*.json")) if p.name.count(".") == 1 and p.name not in GENERATED_FILES]
 
 
 # ---------------------------------------------------------------- Pyodide and the digitnet wheel

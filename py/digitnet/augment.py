@@ -183,3 +183,90 @@ def morphology(images: np.ndarray, pairwise: np.ufunc, size: int) -> np.ndarray:
     for j in range(1, size):
         pairwise(out, rows[:, :, j : j + SIDE], out=out)
     return out.reshape(len(images), -1)
+
+
+# ---------------------------------------------------------------- strokes
+
+
+@dataclass(frozen=True)
+class StrokeAugmentation:
+    """Ranges of the random changes of a drawing made of pen strokes, before it is rendered.
+
+    The whole drawing is slanted (``x += shear·y``), stretched in width by ``exp(±aspect)``
+    and rotated, about its box's centre; each point moves by Gaussian jitter of up to
+    ``jitter`` of the drawing's extent; with ``smooth``, each stroke's corners are cut
+    (Chaikin's scheme, the dense and round strokes of a fast pointer), else with ``sparse``
+    every second point is dropped (a slow tablet); a stroke shorter than ``short`` of the
+    drawing's ink is dropped with probability ``drop``, and with ``add`` a short tick is drawn
+    at a random stroke's end; the pen is ``PEN·U(pen_low, pen_high)`` wide.
+    """
+
+    rotation_degrees: float = 8.0
+    shear: float = 0.25
+    aspect: float = 0.2
+    jitter: float = 0.01
+    smooth: float = 0.4
+    sparse: float = 0.2
+    short: float = 0.15
+    drop: float = 0.3
+    add: float = 0.05
+    pen_low: float = 0.75
+    pen_high: float = 1.4
+
+
+def distort_strokes(
+    strokes: list[np.ndarray], rng: np.random.Generator, settings: StrokeAugmentation = StrokeAugmentation()
+) -> list[np.ndarray]:
+    """A randomly changed copy of ``strokes``, each ``(k, 2)`` points ``(x, y)``, as ``settings`` says."""
+    strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes if len(s)]
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre, extent = (low + high) / 2, max(float((high - low).max()), 1e-9)
+    if len(strokes) > 1 and settings.drop > 0:
+        lengths = np.array([_arc_length(s) for s in strokes])
+        dropped = (lengths < settings.short * lengths.sum()) & (rng.random(len(strokes)) < settings.drop)
+        if not dropped.all():
+            strokes = [s for s, gone in zip(strokes, dropped, strict=True) if not gone]
+    if rng.random() < settings.add:
+        end = strokes[rng.integers(len(strokes))][-1]
+        direction = rng.normal(size=2)
+        tick = end + np.outer([0.3, 1.0], direction / (np.linalg.norm(direction) + 1e-12)) * 0.08 * extent
+        strokes = [*strokes, tick]
+    angle = np.deg2rad(rng.uniform(-settings.rotation_degrees, settings.rotation_degrees))
+    cos, sin = np.cos(angle), np.sin(angle)
+    stretch = np.exp(rng.uniform(-settings.aspect, settings.aspect))
+    shear = rng.uniform(-settings.shear, settings.shear)
+    # row vectors: p ↦ p·Mᵀ with M = rotation · shear · stretch
+    m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([stretch, 1.0])
+    sigma = rng.uniform(0, settings.jitter) * extent
+    smooth = rng.random() < settings.smooth
+    sparse = not smooth and rng.random() < settings.sparse
+    out = []
+    for s in strokes:
+        s = (s - centre) @ m.T + centre
+        if sigma > 0:
+            s = s + rng.normal(0.0, sigma, s.shape)
+        if smooth:
+            s = _cut_corners(_cut_corners(s))
+        elif sparse and len(s) > 4:
+            s = np.concatenate([s[:-1:2], s[-1:]])
+        out.append(s)
+    return out
+
+
+def stroke_pen(rng: np.random.Generator, settings: StrokeAugmentation, pen: float) -> float:
+    """A random pen width for one augmented drawing: ``pen·U(pen_low, pen_high)``."""
+    return pen * rng.uniform(settings.pen_low, settings.pen_high)
+
+
+def _arc_length(stroke: np.ndarray) -> float:
+    return float(np.linalg.norm(np.diff(stroke, axis=0), axis=1).sum())
+
+
+def _cut_corners(stroke: np.ndarray) -> np.ndarray:
+    """One step of Chaikin's corner cutting, ends kept: each segment gives its ¼ and ¾ points."""
+    if len(stroke) < 3:
+        return stroke
+    a, b = stroke[:-1], stroke[1:]
+    inner = np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], axis=1).reshape(-1, 2)
+    return np.concatenate([stroke[:1], inner[1:-1], stroke[-1:]])
