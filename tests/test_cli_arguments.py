@@ -60,6 +60,26 @@ def test_port_in_use_is_one_sentence(tmp_path, capsys):
         code = main(["serve", "--out", str(tmp_path / "site"), "--port", str(port), "--pyodide-from", pyodide_source()])
     err = capsys.readouterr().err
     assert code == 2 and f"cannot serve on 127.0.0.1 port {port}: Address already in use" in err
+    assert "--port" in err
+
+
+def test_ctrl_c_ends_with_one_line(capsys, monkeypatch):
+    from digitnet.training import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_info", interrupted)
+    code = main(["info", "weights/c1.json"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip() == "digitnet: interrupted"
+
+
+def test_help_opens_with_what_the_command_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and "build and serve the page" in out
 
 
 def test_missing_extra_is_named_before_any_work(tmp_path, capsys, monkeypatch):

@@ -1,4 +1,4 @@
-"""The ``digitnet`` command: train, evaluate, predict, info, results, plot."""
+"""digitnet: train and measure the digit networks; build and serve the page."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`digitnet info ... | head`): nothing is left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except KeyboardInterrupt:  # Ctrl-C where a command has no interruption of its own to report
+        print("\ndigitnet: interrupted", file=sys.stderr)
+        return 130
     except (
         MnistError,
         WritersError,
@@ -243,7 +246,9 @@ def run_serve(args: argparse.Namespace) -> int:
     try:  # the port first: a port in use is known before a build is spent
         server = start_server(args.out, args.port, args.verbose)
     except OSError as e:
-        raise OSError(f"cannot serve on 127.0.0.1 port {args.port}: {e.strerror or e}") from None
+        raise OSError(
+            f"cannot serve on 127.0.0.1 port {args.port}: {e.strerror or e} (choose another: --port N, 0 for any)"
+        ) from None
     try:
         run_build_site(args)
     except BaseException:
