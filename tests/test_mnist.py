@@ -185,3 +185,13 @@ def test_cache_is_used_and_filled_when_no_folder_is_given(mirrors, tmp_path, mon
     monkeypatch.setenv("DIGITNET_DATA", "/elsewhere")
     assert locate() == Path("/elsewhere")
     assert locate(tmp_path) == tmp_path
+
+
+def test_the_test_split_alone_fetches_only_the_test_files(mirrors, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DIGITNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("DIGITNET_MNIST_MIRRORS", mirrors["good"])
+    assert len(mnist.load_test()) == 10_000
+    assert sorted(p.name for p in mnist.cache_dir().glob("*.gz")) == sorted(f"{n}.gz" for n in mnist.TEST_FILES)
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("downloading") == 2  # progress on stderr: stdout may be a closed pipe

@@ -115,7 +115,7 @@ def load_mnist(data_dir: str | Path | None = None, use_all: bool = False) -> Mni
 
 def load_test(data_dir: str | Path | None = None) -> Split:
     """Only the 10,000 test images, verified like ``load_mnist``'s: what evaluation needs, in a fifth of the memory."""
-    return _split(read_files(locate(data_dir), TEST_FILES), "t10k")
+    return _split(read_files(locate(data_dir, TEST_FILES), TEST_FILES), "t10k")
 
 
 def _split(arrays: dict[str, np.ndarray], prefix: str) -> Split:
@@ -128,18 +128,18 @@ def _to_float(images: np.ndarray) -> np.ndarray:
     return np.divide(images.reshape(len(images), -1), np.float32(255), dtype=np.float32)
 
 
-def locate(data_dir: str | Path | None = None) -> Path:
+def locate(data_dir: str | Path | None = None, names: tuple[str, ...] = tuple(FILES)) -> Path:
     """The directory holding MNIST: ``data_dir``, else ``$DIGITNET_DATA``, else the user cache.
 
-    Only the cache is filled by downloading; an explicit directory that lacks
-    files is an error that names them.
+    Only the cache is filled by downloading, and only with the files ``names`` that the caller
+    reads; an explicit directory that lacks files is an error that names them.
     """
     if data_dir is None and os.environ.get("DIGITNET_DATA"):
         data_dir = os.environ["DIGITNET_DATA"]
     if data_dir is not None:
         return Path(data_dir)
     cache = cache_dir()
-    download_missing(cache)
+    download_missing(cache, names=names)
     return cache
 
 
@@ -247,14 +247,17 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def download_missing(directory: Path, mirrors: tuple[str, ...] | None = None) -> None:
-    """Fetch every file not yet in ``directory`` from the first mirror that serves it intact.
+def download_missing(
+    directory: Path, mirrors: tuple[str, ...] | None = None, names: tuple[str, ...] = tuple(FILES)
+) -> None:
+    """Fetch each file of ``names`` not yet in ``directory`` from the first mirror that serves it intact.
 
     Each download is verified before it is renamed into place; when no mirror
     answers, the error names the missing files and where to put them.
     """
     mirrors = mirrors or tuple(os.environ.get("DIGITNET_MNIST_MIRRORS", "").split()) or MIRRORS
-    for name, original in FILES.items():
+    for name in names:
+        original = FILES[name]
         if candidates(directory, name):
             continue
         failures = []
@@ -281,6 +284,7 @@ def download_missing(directory: Path, mirrors: tuple[str, ...] | None = None) ->
 
 
 def _fetch(url: str) -> bytes:
-    print(f"downloading {url}", flush=True)
+    # progress goes to stderr: stdout may be a pipe whose reader has gone (`digitnet evaluate | head -1`)
+    print(f"downloading {url}", file=sys.stderr, flush=True)
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read()
