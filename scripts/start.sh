@@ -2,7 +2,5 @@
 # The main job: set up, build the static site with the committed models and serve it on
 # http://127.0.0.1:8000/ (extra arguments go to `digitnet serve`, e.g. --port 8080).
 source "$(dirname "$0")/venv.sh" train,web,snapshot
-if [ -z "${DIGITNET_PYODIDE:-}" ] && [ -d ../shared/pyodide/v0.27.7 ]; then
-  export DIGITNET_PYODIDE="$(cd ../shared/pyodide/v0.27.7 && pwd)"  # a local Pyodide mirror, else the CDN
-fi
+source scripts/shared.sh
 exec digitnet serve "$@"

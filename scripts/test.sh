@@ -3,12 +3,7 @@
 # MNIST comes from $DIGITNET_DATA, Pyodide from $DIGITNET_PYODIDE and the real writers' strokes from
 # $DIGITNET_WRITERS; unset, each is taken from ../shared when it is there (else the user cache, the CDN).
 source "$(dirname "$0")/venv.sh" test
-for pair in DIGITNET_DATA=data/mnist DIGITNET_PYODIDE=pyodide/v0.27.7 DIGITNET_WRITERS=data/pendigits; do
-  name=${pair%%=*}
-  if [ -z "${!name:-}" ] && [ -d "../shared/${pair#*=}" ]; then
-    export "$name=$(cd "../shared/${pair#*=}" && pwd)"
-  fi
-done
+source scripts/shared.sh
 if [ -z "${DIGITNET_WRITERS:-}" ]; then
   echo "the real-writer tests need DIGITNET_WRITERS: the folder of *.digitnet-strokes.json files (../shared/data/pendigits)" >&2
   exit 1

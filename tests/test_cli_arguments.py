@@ -128,3 +128,27 @@ def test_resume_is_announced_and_a_finished_run_extends(data_dir, tmp_path, caps
     assert (tmp_path / "c2.json").read_bytes() == before  # nothing retrained, nothing rewritten
     assert main([*base, "--epochs", "1"]) == 2
     assert "already holds 2 epochs, more than the 1 asked for" in capsys.readouterr().err
+
+
+def test_the_scripts_take_what_is_unset_from_a_shared_folder_beside_the_clone(tmp_path):
+    import subprocess
+
+    names = ("DIGITNET_DATA", "DIGITNET_PYODIDE", "DIGITNET_WRITERS")
+    script = "source scripts/shared.sh; " + "; ".join(f'echo "${n}"' for n in names)
+
+    def exported(clone, **env):
+        (clone / "scripts").mkdir(parents=True)
+        (clone / "scripts" / "shared.sh").write_bytes((ROOT / "scripts" / "shared.sh").read_bytes())
+        env = {"PATH": "/usr/bin:/bin", **env}
+        done = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, check=True)
+        return done.stdout.splitlines()
+
+    for folder in ("data/mnist", "pyodide/v0.27.7", "data/pendigits"):
+        (tmp_path / "beside" / "shared" / folder).mkdir(parents=True)
+    shared = (tmp_path / "beside" / "shared").resolve()
+    assert exported(tmp_path / "beside" / "clone", DIGITNET_PYODIDE="/set/by/hand") == [
+        str(shared / "data/mnist"),
+        "/set/by/hand",  # what is set stays
+        str(shared / "data/pendigits"),
+    ]
+    assert exported(tmp_path / "alone" / "clone") == ["", "", ""]  # no ../shared: nothing is set
