@@ -1,7 +1,9 @@
 """The ``digitnet`` command line, on real files."""
 
 import json
+import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +94,47 @@ def test_train_command_writes_model_and_history(data_dir, tmp_path, capsys):
 def test_installed_console_script():
     result = subprocess.run(["digitnet", "info", str(MODEL)], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "c2-100" in result.stdout
+
+
+def test_the_installed_package_reads_a_picture_from_any_folder(tmp_path):
+    """``pip install .`` ships the default model: ``digitnet predict`` works outside the clone."""
+    import sys
+
+    from PIL import ImageDraw
+
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path / "wheel"), str(ROOT)], check=True)
+    wheel = next((tmp_path / "wheel").glob("digitnet-*.whl"))
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    picture = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(picture).line([(60, 40), (140, 40), (90, 170)], fill=0, width=14)
+    picture.save(elsewhere / "seven.png")
+    run = "import sys; from digitnet.training.cli import main; sys.exit(main(['predict', 'seven.png']))"
+    done = subprocess.run(
+        [sys.executable, "-c", run],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("seven.png: 7 ")
+    imported = subprocess.run(
+        [sys.executable, "-c", "import digitnet; print(digitnet.__file__)"],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.startswith(str(tmp_path / "site"))  # the installed copy, not the clone
+
+
+def test_model_takes_a_path_or_a_committed_model_s_name():
+    from digitnet.training.cli import model_path
+
+    assert model_path("c2") == ROOT / "weights" / "c2.json"
+    assert model_path("elsewhere/c2.json") == Path("elsewhere/c2.json")
+    assert model_path("no-such-model") == Path("no-such-model")  # then refused by load_model, naming it

@@ -465,12 +465,33 @@ def add_predict(commands) -> None:
         "predict", help="read the digit or the number in photos and scans (PNG, JPEG, ...)", description=PREDICT_HELP
     )
     predict.add_argument("images", type=Path, nargs="+", metavar="FILE", help="picture files")
-    predict.add_argument("--model", type=Path, help=f"model file (default: {DEFAULT_MODEL})")
+    predict.add_argument(
+        "--model", type=model_path, help=f"model file, or a committed model's name (default: {DEFAULT_MODEL.name})"
+    )
     predict.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     predict.set_defaults(run=run_predict)
 
 
-DEFAULT_MODEL = DEFAULT_WEIGHTS / "cnn.json"
+#: The default model: the committed one in a clone, else the copy installed with the package.
+DEFAULT_MODEL = next(
+    (
+        p
+        for p in (DEFAULT_WEIGHTS / "cnn.json", Path(__file__).resolve().parent.parent / "models" / "cnn.json")
+        if p.is_file()
+    ),
+    DEFAULT_WEIGHTS / "cnn.json",
+)
+
+
+def model_path(text: str) -> Path:
+    """An argparse type: a model file's path, or the name of a committed model (``c2`` for ``weights/c2.json``)."""
+    path = Path(text)
+    if path.is_file() or path.suffix == ".json" or "/" in text:
+        return path
+    named = DEFAULT_WEIGHTS / f"{text}.json"
+    return named if named.is_file() else path
+
+
 PREDICT_HELP = (
     "Read the digit or the number (up to 12 digits, left to right) in each picture: EXIF orientation, "
     "grey or tinted paper, uneven light and dark or light ink are handled. A first FILE ending in .json "
