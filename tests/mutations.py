@@ -20,6 +20,7 @@ import numpy as np
 from digitnet.digitcheck import check_features
 from digitnet.modelfile import ModelFormatError, load_model, parse_model
 from digitnet.network import confidence, probabilities
+from digitnet.web.site import model_files
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Replacement values: wrong types, extremes, the empty, the huge (as JSON text, so huge integers,
@@ -85,11 +86,7 @@ NAMES = (
 @cache
 def seed_texts() -> tuple[tuple[str, str], ...]:
     """``(label, text)`` of every committed model, and c1 and c2 in Nielsen's and the Rust-NN formats."""
-    texts = [
-        (path.name, path.read_text())
-        for path in sorted((ROOT / "weights").glob("*.json"))
-        if path.name.count(".") == 1 and path.name != "robustness.json"
-    ]
+    texts = [(path.name, path.read_text()) for path in model_files(ROOT / "weights")]
     for name, cost in (("c1", "QuadraticCost"), ("c2", "CrossEntropyCost")):
         dense = [layer for layer in load_model(ROOT / "weights" / f"{name}.json").layers if layer.kind == "dense"]
         nielsen = {
