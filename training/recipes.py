@@ -62,6 +62,9 @@ class Recipe:
     writer_copies: int = 2
     stroke_augmentation: StrokeAugmentation = field(default_factory=StrokeAugmentation)
     held_out: int = 0
+    #: with ``writers``: after training, fit the model's pen path reader on the writers it learnt from
+    #: (``training.pen_order``; recorded in the model's metadata, not a setting of the image network)
+    pen_path: bool = False
 
     @property
     def run_name(self) -> str:
@@ -75,7 +78,7 @@ class Recipe:
 
     def settings(self) -> dict[str, Any]:
         """Everything that determines the trained weights (a resumed run must match it)."""
-        skip = ["name", "description", "book", "original", "target", "monitor_training"]
+        skip = ["name", "description", "book", "original", "target", "monitor_training", "pen_path"]
         if not self.augment:
             skip += ["augmentation", "clean_epochs"]
         if self.batch_parts == 1:
@@ -241,10 +244,11 @@ CNN_PEN = dataclasses.replace(
     name="cnn-pen",
     description=CNN.description + "; and the real pen strokes of 30 writers (UCI pen digits), "
     "changed every epoch by slant, aspect, rotation, jitter, smoothing or sparser points, dropped or added "
-    "small strokes and pen width",
+    "small strokes and pen width; with a reader of the pen's order and direction fused with the image's answer",
     book="—",
     target=99.5,
     writers=True,
+    pen_path=True,
 )
 
 #: The recipes of the committed models (``weights/NAME.json``).

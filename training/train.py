@@ -305,6 +305,12 @@ def finish(
     }
     if pen is not None:
         best.metadata["writers"] = pen.metadata()
+        if recipe.pen_path:
+            from digitnet.training.pen_order import fitted
+
+            started = time.perf_counter()
+            best = fitted(best, pen.learnt, recipe.seed)
+            best.metadata["pen_path"]["seconds"] = round(time.perf_counter() - started, 1)
     if data.test is not None:
         best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
     save_model(best, paths["model"])

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from digitnet.augment import StrokeAugmentation, distort_strokes, stroke_pen
-from digitnet.network import Network
+from digitnet.network import Network, probabilities
+from digitnet.penpath import fuse, pen_paths
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import PEN, normalise_strokes
 from digitnet.strokesfile import Sample, StrokesFormatError, parse_strokes
@@ -154,13 +155,48 @@ def augmented_images(
 
 
 def predictions(network: Network, images: np.ndarray, usable: np.ndarray, batch: int = 500) -> np.ndarray:
-    """The page's answer for each rendered drawing (``recognise``'s argmax in float64); -1 where it refused."""
+    """The image network's answer for each rendered drawing (``recognise``'s argmax in float64); -1 where the
+    page refused it."""
     answers = np.full(len(images), -1, dtype=np.int64)
     for start in range(0, len(images), batch):
         part = slice(start, start + batch)
         answers[part] = network.predict(images[part])
     answers[~usable] = -1
     return answers
+
+
+def page_probabilities(network: Network, samples: list[Sample], batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """What the page (``recognise_strokes``) makes of each drawing, in batches: probabilities ``(n, 10)``, fused
+    with the pen path reader's when the network has one, and whether the page read it at all ``(n,)``."""
+    images, usable = render(samples)
+    parts = [network.feedforward(images[start : start + batch]) for start in range(0, len(images), batch)]
+    output = np.concatenate(parts) if parts else np.zeros((0, 10))
+    result = probabilities(output, network.output_kind)
+    if network.pen_path is not None:
+        result = fuse(
+            result, network.pen_path.probabilities(pen_paths([s.arrays() for s in samples], network.pen_path.points))
+        )
+    return result, usable
+
+
+def page_answers(network: Network, samples: list[Sample]) -> np.ndarray:
+    """The page's digit for each drawing; -1 where it refused the drawing."""
+    result, usable = page_probabilities(network, samples)
+    return np.where(usable, result.argmax(axis=1), -1)
+
+
+def per_writer_answers(network: Network, writers: Writers) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{writer: (labels, page_probabilities…)}`` for each writer, refusing any writer the model was trained on."""
+    seen = set(trained_on(network)) & set(writers.ids())
+    if seen:
+        raise ValueError(f"the model was trained on writer(s) {', '.join(sorted(seen))}: it cannot be scored on them")
+    return {
+        writer: (
+            np.array([s.label for s in writers.samples[writer]]),
+            *page_probabilities(network, writers.samples[writer]),
+        )
+        for writer in writers.ids()
+    }
 
 
 def trained_on(network: Network) -> list[str]:
@@ -172,16 +208,10 @@ def trained_on(network: Network) -> list[str]:
 
 def per_writer_correct(network: Network, writers: Writers) -> dict[str, tuple[int, int]]:
     """``{writer: (correct, drawings)}`` for each writer, refusing any writer the model was trained on."""
-    seen = set(trained_on(network)) & set(writers.ids())
-    if seen:
-        raise ValueError(f"the model was trained on writer(s) {', '.join(sorted(seen))}: it cannot be scored on them")
-    counts = {}
-    for writer in writers.ids():
-        samples = writers.samples[writer]
-        images, usable = render(samples)
-        labels = np.array([s.label for s in samples])
-        counts[writer] = (int(np.sum(predictions(network, images, usable) == labels)), len(samples))
-    return counts
+    return {
+        writer: (int(np.sum((result.argmax(axis=1) == labels) & usable)), len(labels))
+        for writer, (labels, result, usable) in per_writer_answers(network, writers).items()
+    }
 
 
 def figures(counts: dict[str, tuple[int, int]]) -> dict[str, Any]:

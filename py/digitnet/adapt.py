@@ -194,7 +194,7 @@ def adapt(
     metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
     # the digit check reads the body's features, which adapting leaves as they were, and the outputs, which the
     # retrained head gives: it was fitted on the original's outputs, so it is kept as the closest there is
-    adapted = Network([*body, *final.layers], net.cost, metadata, network.digit_check)
+    adapted = Network([*body, *final.layers], net.cost, metadata, network.digit_check, network.pen_path)
     report = AdaptReport(
         samples=len(samples),
         person_before=person_before,

@@ -23,6 +23,7 @@ import numpy as np
 from digitnet.digitcheck import GEOMETRY, DigitCheck
 from digitnet.layers import LAYERS, Layer, Shape, prod
 from digitnet.network import N_CLASSES, N_PIXELS, Network
+from digitnet.penpath import PER_POINT, PenPath
 
 FORMAT_NAME = "digitnet-model"
 FORMAT_VERSION = 1
@@ -62,6 +63,8 @@ def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
     }
     if network.digit_check is not None:
         doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype)}
+    if network.pen_path is not None:
+        doc["pen_path"] = {"layers": layer_entries(network.pen_path.layers, dtype)}
     doc["metadata"] = network.metadata
     return doc
 
@@ -277,7 +280,8 @@ def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
     if not isinstance(metadata, dict):
         read.fail("'metadata' must be an object")
     check = _parse_digit_check(doc["digit_check"], f"{name}: digit_check") if "digit_check" in doc else None
-    return _checked(Network(layers, cost, metadata, check), name)
+    path = _parse_pen_path(doc["pen_path"], f"{name}: pen_path") if "pen_path" in doc else None
+    return _checked(Network(layers, cost, metadata, check, path), name)
 
 
 #: The layer kinds a digit check may use: a small fully connected network.
@@ -298,6 +302,26 @@ def _parse_digit_check(entry: Any, where: str) -> DigitCheck:
     if _chain(layers, (layers[0].n_in,), where)[0] != (1,) or layers[-1].kind != "sigmoid":
         raise ModelFormatError(f"{where}: the last layer must be a sigmoid of one output")
     return DigitCheck(layers)
+
+
+#: The layer kinds a pen path reader may use: a small fully connected network ending in a softmax.
+PEN_PATH_LAYERS = ("dense", "relu", "sigmoid", "softmax")
+
+
+def _parse_pen_path(entry: Any, where: str) -> PenPath:
+    """``{"layers": [...]}``: dense and activation layers, from a dense layer of ``points · PER_POINT`` inputs to
+    a softmax of 10 outputs."""
+    if not isinstance(entry, dict):
+        raise ModelFormatError(f"{where}: expected an object with layers")
+    layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
+    for i, layer in enumerate(layers):
+        if layer.kind not in PEN_PATH_LAYERS:
+            raise ModelFormatError(f"{where} layer {i}: a pen path reader has only {', '.join(PEN_PATH_LAYERS)} layers")
+    if not layers or layers[0].kind != "dense" or layers[0].n_in % PER_POINT:
+        raise ModelFormatError(f"{where}: the first layer must be dense, with a multiple of {PER_POINT} inputs")
+    if _chain(layers, (layers[0].n_in,), where)[0] != (N_CLASSES,) or layers[-1].kind != "softmax":
+        raise ModelFormatError(f"{where}: the last layer must be a softmax of {N_CLASSES} outputs")
+    return PenPath(layers)
 
 
 def _parse_layer(entry: Any, where: str) -> Layer:

@@ -10,6 +10,7 @@ import numpy as np
 
 from digitnet.digitcheck import DigitCheck
 from digitnet.layers import BatchNorm, Layer, Sigmoid, Softmax
+from digitnet.penpath import PenPath
 
 N_CLASSES = 10
 N_PIXELS = 784
@@ -22,13 +23,15 @@ class Network:
     ``cost`` names the cost the network was trained with ("quadratic",
     "cross-entropy" or "log-likelihood"); ``metadata`` is free-form (recipe,
     accuracy, dataset checksums, ...); ``digit_check``, when fitted, tells the
-    number reader whether a candidate image is one whole digit (``digitnet.digitcheck``).
+    number reader whether a candidate image is one whole digit (``digitnet.digitcheck``); ``pen_path``,
+    when fitted, reads the order and direction of drawn strokes beside the image (``digitnet.penpath``).
     """
 
     layers: list[Layer]
     cost: str = "cross-entropy"
     metadata: dict[str, Any] = field(default_factory=dict)
     digit_check: DigitCheck | None = None
+    pen_path: PenPath | None = None
 
     @property
     def output_kind(self) -> str:
@@ -102,7 +105,7 @@ class Network:
         for layer in layers:
             for key, value in layer.params().items():
                 setattr(layer, key, value.astype(dtype))
-        return Network(layers, self.cost, self.metadata, self.digit_check)
+        return Network(layers, self.cost, self.metadata, self.digit_check, self.pen_path)
 
 
 def probabilities(output: np.ndarray, output_kind: str) -> np.ndarray:

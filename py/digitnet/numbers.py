@@ -25,7 +25,7 @@ import numpy as np
 from digitnet.digitcheck import GEOMETRY, check_features, span_geometry
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
-from digitnet.recognise import Recognition, recognise_strokes
+from digitnet.recognise import Recognition, recognise_strokes, with_pen_path
 from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: The longest number the page reads.
@@ -148,6 +148,10 @@ class Candidates:
     def members(self, span: tuple[int, int]) -> list[np.ndarray]:
         return [self.strokes[i] for a in range(*span) for i in self.atoms[a]]
 
+    def drawn(self, span: tuple[int, int]) -> list[np.ndarray]:
+        """The strokes of ``span`` in the order they were drawn."""
+        return [self.strokes[i] for i in sorted(i for a in range(*span) for i in self.atoms[a])]
+
 
 def recognise_number(network: Network, strokes: list[np.ndarray], canvas_size: float) -> NumberReading:
     """Read the number written as ``strokes`` (each ``(k, 2)`` points ``(x, y)``) on a canvas.
@@ -218,7 +222,9 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
         single = recognise_strokes(network, found.strokes, found.canvas_size)
         return NumberReading([DigitReading(single, stroke_box(found.strokes))])
     boxes = dict(zip(found.spans, found.boxes, strict=True))
-    return NumberReading([DigitReading(recognised[span], boxes[span]) for span in best])
+    return NumberReading(
+        [DigitReading(with_pen_path(network, recognised[span], found.drawn(span)), boxes[span]) for span in best]
+    )
 
 
 def recognise_spans(network: Network, found: Candidates) -> tuple[list[Recognition], np.ndarray | None]:

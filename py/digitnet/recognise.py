@@ -8,8 +8,9 @@ import numpy as np
 
 from digitnet.inside import look_inside
 from digitnet.network import Network, confidence, probabilities
+from digitnet.penpath import fuse, pen_paths
 from digitnet.preprocess import NoDigitError, normalise
-from digitnet.strokes import normalise_strokes
+from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: Below this confidence the page suggests drawing the digit again.
 LOW_CONFIDENCE = 0.5
@@ -68,8 +69,23 @@ def recognise_strokes(
     network: Network, strokes: list[np.ndarray], canvas_size: float, inside: bool = False
 ) -> Recognition:
     """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``
-    (``inside``: as ``recognise``)."""
+    (``inside``: as ``recognise``); a network with a pen path reader (``digitnet.penpath``) fuses its answer
+    with the image's."""
     try:
-        return recognise(network, normalise_strokes(strokes, canvas_size), inside)
+        recognition = recognise(network, normalise_strokes(strokes, canvas_size), inside)
     except NoDigitError as e:
         return Recognition(digit=None, reason=str(e))
+    return with_pen_path(network, recognition, checked_strokes(strokes))
+
+
+def with_pen_path(network: Network, recognition: Recognition, strokes: list[np.ndarray]) -> Recognition:
+    """``recognition`` of the image of ``strokes`` (in drawing order), its answer fused with the network's pen
+    path reader's (``digitnet.penpath.fuse``); unchanged for a network without one."""
+    if network.pen_path is None or recognition.digit is None:
+        return recognition
+    path = network.pen_path.probabilities(pen_paths([strokes], network.pen_path.points))[0]
+    fused = fuse(recognition.probabilities, path)
+    recognition.probabilities = fused
+    recognition.digit = int(np.argmax(fused))
+    recognition.confidence = float(fused.max())
+    return recognition
