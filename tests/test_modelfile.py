@@ -332,3 +332,33 @@ def test_float16_digit_check_answers_like_its_original(network):
     half = parse(model_to_dict(checked, dtype="float16"))
     f = np.random.default_rng(4).standard_normal((50, checked.digit_check.n_features))
     assert np.allclose(half.digit_check.probability(f), checked.digit_check.probability(f), atol=0.02)
+
+
+def test_int8_stores_large_weight_arrays_a_scale_a_row_and_the_rest_as_float16():
+    from digitnet.modelfile import INT8_FROM
+
+    rng = np.random.default_rng(8)
+    big, small = rng.normal(size=(300, 250)).astype(np.float32), rng.normal(size=(10, 300)).astype(np.float32)
+    big[7] = 0  # a row of zeros keeps a usable scale
+    network = Network([Dense(big, np.zeros(300, np.float32)), ReLU(), Dense(small, np.ones(10, np.float32)), Softmax()])
+    doc = model_to_dict(network, dtype="int8")
+    first, last = doc["layers"][0], doc["layers"][2]
+    assert big.size >= INT8_FROM > small.size
+    assert first["weight"]["dtype"] == "int8" and first["bias"]["dtype"] == "float16"
+    assert last["weight"]["dtype"] == "float16"
+    read = model_entry_reader(first)
+    back = read.tensor("weight", (300, 250))
+    step = np.abs(big).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(back - big) <= step / 2 + 1e-6) and np.all(back[7] == 0)
+    no_scale = {k: v for k, v in first["weight"].items() if k != "scale"}
+    with pytest.raises(ModelFormatError, match="needs a float 'scale' tensor"):
+        model_entry_reader({**first, "weight": no_scale}).tensor("weight", (300, 250))
+    wrong = {**first["weight"], "scale": {**first["weight"]["scale"], "shape": [299]}}
+    with pytest.raises(ModelFormatError, match="scale"):
+        model_entry_reader({**first, "weight": wrong}).tensor("weight", (300, 250))
+
+
+def model_entry_reader(entry):
+    from digitnet.modelfile import EntryReader
+
+    return EntryReader(entry, "test layer")

@@ -49,10 +49,23 @@ def test_build_ignores_metadata_it_cannot_use(tmp_path):
     assert by_name["c1"]["test_accuracy"] is None and by_name["c1"]["description"] == ""
     assert by_name["c2"]["test_accuracy"] is None and by_name["c2"]["description"] == "fine"
     assert by_name["c2-100"]["test_accuracy"] == 97.5 and by_name["c2-100"]["description"] == ""
-    assert all(entry["drawn_accuracy"] is None for entry in entries)
+    assert all(entry["drawn_accuracy"] is None and entry["writers_accuracy"] is None for entry in entries)
     index = json.loads((tmp_path / "site" / "models" / "index.json").read_text())
     assert index["default"] == "c2-100.json"
     shutil.rmtree(tmp_path / "site")
     (weights / "robustness.json").write_text("{not json")
     with pytest.raises(SiteError, match=r"robustness\.json: unreadable"):
         copy_models(weights, tmp_path / "site" / "models")
+
+
+def test_the_default_is_the_model_best_on_real_writers_whatever_the_other_figures(tmp_path):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("c1", "c2", "c2-100"):
+        shutil.copy(ROOT / "weights" / f"{name}.json", weights)
+    (weights / "robustness.json").write_text(json.dumps({"c1": {"drawn": 99.0}, "c2": {"drawn": 90.0}}))
+    (weights / "writers.json").write_text(json.dumps({"c1": {"whole": 80.0}, "c2": {"whole": 90.0}}))
+    entries = copy_models(weights, tmp_path / "site" / "models")
+    assert [e["name"] for e in entries] == ["c2", "c1", "c2-100"]  # c2-100 unmeasured on writers: last
+    assert entries[0]["writers_accuracy"] == 90.0 and entries[1]["drawn_accuracy"] == 99.0
+    assert json.loads((tmp_path / "site" / "models" / "index.json").read_text())["default"] == "c2.json"

@@ -93,7 +93,7 @@ def test_a_number_s_digits_are_fused_with_their_own_strokes(writers):
     network = dataclasses.replace(plain, pen_path=reader(seed=5))
     a, b = writers.samples["train-01"][0], writers.samples["train-01"][1]
     width = max(p[0] for s in a.strokes for p in s) + 40
-    strokes = [*a.arrays(), *(s + [width, 0] for s in b.arrays())]
+    strokes = [*a.arrays(), *(s + np.array([width, 0.0]) for s in b.arrays())]
     reading = recognise_number(network, strokes, 2 * width)
     assert len(reading.digits) == 2
     for digit, sample in zip(reading.digits, (a, b), strict=True):

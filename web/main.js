@@ -329,7 +329,7 @@ async function loadModels() {
   for (const model of index.models) {
     modelPaths.set(model.file, model.path || model.file);
     const figures = [];
-    if (model.drawn_accuracy != null) figures.push(`${model.drawn_accuracy.toFixed(1)} % drawn`);
+    if (model.writers_accuracy != null) figures.push(`${model.writers_accuracy.toFixed(1)} % real writers`);
     if (model.test_accuracy != null) figures.push(`${model.test_accuracy.toFixed(2)} % MNIST test`);
     const option = new Option(`${model.name} — ${figures.join(", ") || "no held-out test"}`, model.file);
     option.title = model.description;

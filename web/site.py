@@ -63,8 +63,9 @@ PYODIDE_PACKAGES = ("numpy", "pillow")
 SITE_MARKER = ".digitnet-site"
 ROBUSTNESS_FILE = "robustness.json"
 REPLAY_FILE = "replay.npz"
+WRITERS_FILE = "writers.json"
 #: Figures written beside the models: not models themselves.
-GENERATED_FILES = (ROBUSTNESS_FILE, "writers.json")
+GENERATED_FILES = (ROBUSTNESS_FILE, WRITERS_FILE)
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
 SNAPSHOT_CHOICES = ("auto", "yes", "no")
@@ -127,14 +128,15 @@ def ship_python_snapshot(site: Path, choice: str) -> dict[str, Any]:
 def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     """Copy every model file of ``weights`` (not histories or sweeps), validated, and index them.
 
-    ``models/index.json`` lists them best first: by accuracy on drawings (the robustness suite's
-    "drawn" set, ``weights/robustness.json``) where measured, then on the MNIST test set. The
-    default is the first.
+    ``models/index.json`` lists them best first: by accuracy on real writers it never saw
+    (``weights/writers.json``, made by ``digitnet evaluate --real-writers``) where measured, then on
+    traced MNIST drawings (the robustness suite's "drawn" set, ``weights/robustness.json``), then on
+    the MNIST test set. The default is the first.
     """
     models_dir.mkdir(parents=True)
     entries = []
-    robustness = weights / ROBUSTNESS_FILE
-    drawn = read_robustness(robustness)
+    writers = read_figures(weights / WRITERS_FILE)
+    drawn = read_figures(weights / ROBUSTNESS_FILE)
     for path in model_files(weights):
         try:
             network = load_model(path)
@@ -152,25 +154,27 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
                 "test_accuracy": usable_number(meta.get("test_accuracy")),
                 "parameters": network.parameter_count(),
                 "output": network.output_kind,
+                "writers_accuracy": usable_number(writers.get(path.stem, {}).get("whole")),
                 "drawn_accuracy": usable_number(drawn.get(path.stem, {}).get("drawn")),
             }
         )
     if not entries:
         raise SiteError(f"no model files in {weights}")
-    entries.sort(key=lambda e: (-(e["drawn_accuracy"] or 0), -(e["test_accuracy"] or 0)))
+    entries.sort(key=lambda e: tuple(-(e[k] or 0) for k in ("writers_accuracy", "drawn_accuracy", "test_accuracy")))
     index = {"default": entries[0]["file"], "models": entries}
     (models_dir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     return entries
 
 
 def shipped_model(network: Network) -> bytes:
-    """The model file the page fetches: float16 tensors, compact JSON, gzip (no timestamp, so the
-    build is reproducible); the worker inflates it with the browser's DecompressionStream.
+    """The model file the page fetches: its large weight arrays as int8 with a scale per row, the other
+    tensors float16 (``modelfile.layer_entries``), compact JSON, gzip (no timestamp, so the build is
+    reproducible); the worker inflates it with the browser's DecompressionStream.
 
-    float16 halves the tensors and gives the same answers on ≥ 99.9 % of the MNIST test set
+    Each shipped model must give its original's answers on ≥ 99.9 % of the MNIST test set
     (tests/test_weights.py); gzip takes back most of base64's third.
     """
-    text = json.dumps(model_to_dict(network, dtype="float16"), separators=(",", ":"))
+    text = json.dumps(model_to_dict(network, dtype="int8"), separators=(",", ":"))
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
@@ -182,9 +186,9 @@ def usable_number(value: Any) -> float | None:
     return value
 
 
-def read_robustness(path: Path) -> dict[str, dict[str, Any]]:
-    """The robustness figures ``{model: {set: accuracy}}`` of ``weights/robustness.json``; what is not
-    in that shape is ignored (the models are then ordered by test accuracy alone)."""
+def read_figures(path: Path) -> dict[str, dict[str, Any]]:
+    """The figures ``{model: {name: value}}`` of a generated file beside the models (``GENERATED_FILES``);
+    what is not in that shape is ignored (the models are then ordered by the other figures)."""
     try:
         figures = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except (ValueError, OSError) as e:

@@ -29,8 +29,11 @@ FORMAT_NAME = "digitnet-model"
 FORMAT_VERSION = 1
 COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 NIELSEN_COSTS = {"QuadraticCost": "quadratic", "CrossEntropyCost": "cross-entropy"}
-#: How a tensor's values may be stored: little-endian IEEE-754 floats of either width.
-DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
+#: How a tensor's values may be stored: little-endian IEEE-754 floats of either width, or (``int8``) whole numbers
+#: from −127 to 127, each row along the first axis times its own float32 ``scale``.
+DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int8": np.dtype("i1")}
+#: With ``int8``, smaller tensors stay ``float16``: rounding a few weights to 255 levels moves answers more.
+INT8_FROM = 65_536
 OUTPUT_KINDS = ("sigmoid", "softmax")
 #: Larger files are refused before parsing: the largest model shipped is under 2 MB.
 MAX_FILE_BYTES = 64_000_000
@@ -46,8 +49,18 @@ class ModelFormatError(ValueError):
 
 
 def encode_tensor(array: np.ndarray, dtype: str = "float32") -> dict[str, Any]:
-    """``{"dtype": dtype, "shape": [...], "data": base64(little-endian values, row-major)}``."""
-    a = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+    """``{"dtype": dtype, "shape": [...], "data": base64(little-endian values, row-major)}``; for ``int8``, also
+    ``"scale"``: each row's (first axis) largest magnitude / 127, as a float32 tensor, the row rounded to it."""
+    if dtype == "int8":
+        rows = np.asarray(array, dtype=np.float64).reshape(len(array), -1)
+        scale = (np.abs(rows).max(axis=1) / 127).astype(np.float32)
+        scale[scale == 0] = 1.0
+        whole = np.round(rows / scale[:, None].astype(np.float64)).astype(np.int8).reshape(np.shape(array))
+        return {**_encoded(whole, "int8"), "scale": encode_tensor(scale)}
+    return _encoded(np.ascontiguousarray(array, dtype=DTYPES[dtype]), dtype)
+
+
+def _encoded(a: np.ndarray, dtype: str) -> dict[str, Any]:
     return {"dtype": dtype, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
@@ -70,9 +83,17 @@ def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
 
 
 def layer_entries(layers: list[Layer], dtype: str) -> list[dict[str, Any]]:
-    """Each layer's entry: its ``type``, its configuration and its tensors stored as ``dtype``."""
+    """Each layer's entry: its ``type``, its configuration and its tensors stored as ``dtype``; ``int8`` stores
+    only weight arrays of at least ``INT8_FROM`` values so, the rest as ``float16``."""
     return [
-        {"type": layer.kind, **layer.config(), **{name: encode_tensor(p, dtype) for name, p in layer.params().items()}}
+        {
+            "type": layer.kind,
+            **layer.config(),
+            **{
+                name: encode_tensor(p, dtype if dtype != "int8" or (p.ndim > 1 and p.size >= INT8_FROM) else "float16")
+                for name, p in layer.params().items()
+            },
+        }
         for layer in layers
     ]
 
@@ -254,6 +275,11 @@ class EntryReader:
         if len(raw) != expected:
             raise ModelFormatError(f"{where}: {len(raw)} bytes of data, expected {expected} for shape {list(shape)}")
         array = np.frombuffer(raw, dtype=DTYPES[dtype]).astype(np.float32).reshape(shape)
+        if dtype == "int8":
+            if not shape or not isinstance(tensor.get("scale"), dict) or tensor["scale"].get("dtype") == "int8":
+                raise ModelFormatError(f"{where}: an int8 tensor needs a float 'scale' tensor, one value a row")
+            scale = EntryReader(tensor, where).tensor("scale", (shape[0],))
+            array = (array.reshape(shape[0], -1) * scale[:, None]).reshape(shape)
         if not np.all(np.isfinite(array)):
             raise ModelFormatError(f"{where} holds NaN or infinite values")
         return array
