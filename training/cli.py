@@ -22,6 +22,7 @@ from digitnet.training.adapting import add_adapt_commands, read_samples, with_ex
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
 from digitnet.training.mnist import MnistError, Split, load_mnist, load_test
+from digitnet.training.onnx_format import add_onnx_commands
 from digitnet.training.pen_order import add_pen_path_commands
 from digitnet.training.plot import PlotError, plot_histories
 from digitnet.training.recipes import RECIPES, TRIALS, recipe_named
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.set_defaults(run=run_results)
     add_plot_command(commands)
     add_adapt_commands(commands)
+    add_onnx_commands(commands)
     add_pen_path_commands(commands)
     add_numbers(commands)
     add_digit_check(commands)
