@@ -157,6 +157,10 @@ class PenData:
     recipe: Recipe
     learnt: Writers
     held_out: Writers | None
+    samples: list = field(init=False)
+    held_out_images: np.ndarray = field(init=False)
+    held_out_usable: np.ndarray = field(init=False)
+    held_out_labels: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.samples = [s for w in self.learnt.ids() for s in self.learnt.samples[w]]
@@ -174,6 +178,8 @@ class PenData:
         return np.concatenate([images, pen.astype(images.dtype)]), np.concatenate([targets, one_hot(labels)])
 
     def held_out_accuracy(self, network: Network) -> float:
+        """The image network's figure (%) on the held-out writers, in float32 as the epochs' other figures:
+        watched in the history, never chosen on."""
         folded = network.folded(np.float32)
         answers = writers_data.predictions(folded, self.held_out_images, self.held_out_usable)
         return round(100 * float(np.mean(answers == self.held_out_labels)), 2)
