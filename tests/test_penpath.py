@@ -139,3 +139,16 @@ def test_a_run_that_learns_from_writers_ends_with_a_pen_path_reader_fitted_on_th
     assert np.allclose(saved.pen_path.layers[0].weight, best.pen_path.layers[0].weight)
     figures = w.per_writer_correct(saved, writers.subset(w.fold_writers(writers.ids(), 2)))
     assert sum(c for c, _ in figures.values()) > 0.5 * sum(n for _, n in figures.values())
+
+
+def test_info_names_the_pen_path_reader_and_the_writers(tmp_path, capsys):
+    from digitnet.modelfile import save_model
+    from digitnet.training.cli import main
+
+    network = dataclasses.replace(load_model(WEIGHTS / "c1.json"), pen_path=reader())
+    network.metadata = {**network.metadata, "writers": {"trained_on": ["train-01"], "source": w.CREDIT}}
+    save_model(network, tmp_path / "pen.json")
+    assert main(["info", str(tmp_path / "pen.json")]) == 0
+    out = capsys.readouterr().out
+    assert "pen path reader: 8 points of the pen's path" in out and "real writers: learnt from 1 writers'" in out
+    assert "UCI Pen-Based Recognition" in out

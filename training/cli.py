@@ -563,6 +563,13 @@ def run_info(args: argparse.Namespace) -> int:
         shapes = " → ".join(layer.kind for layer in check.layers)
         count = sum(p.size for layer in check.layers for p in layer.params().values())
         print(f"  digit check: reads {check.n_features} values; {shapes}; {count:,} parameters")
+    if network.pen_path is not None:
+        reader = network.pen_path
+        count = sum(p.size for layer in reader.layers for p in layer.params().values())
+        print(
+            f"  pen path reader: {reader.points} points of the pen's path, fused with the image's answer for drawn "
+            f"strokes; {count:,} parameters"
+        )
     learnt = trained_on(network)
     if learnt:
         held = network.metadata["writers"].get("held_out") or []
