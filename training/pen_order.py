@@ -47,7 +47,7 @@ def add_pen_path_commands(commands: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("model", type=Path, help="a model trained on real writers; the reader is written into it")
     fit.add_argument("--out", type=Path, help="write the model with its reader here instead")
-    fit.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    fit.add_argument("--seed", type=int, help="random seed (default: the model's recipe seed, as training fits it)")
     fit.add_argument("--writers", type=Path, help="real writers' folder (default: $DIGITNET_WRITERS)")
     fit.set_defaults(run=run_fit)
 
@@ -101,13 +101,20 @@ def fitted(network: Network, writers: writers_data.Writers, seed: int) -> Networ
     return dataclasses.replace(network, pen_path=reader, metadata={**network.metadata, "pen_path": summary})
 
 
+def recipe_seed(network: Network) -> int:
+    """The seed of the recipe the model was trained with (1 when its metadata names none)."""
+    settings = network.metadata.get("settings")
+    seed = settings.get("seed") if isinstance(settings, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 1
+
+
 def run_fit(args: argparse.Namespace) -> int:
     from digitnet.training.cli import stored_dtype
 
     network = load_model(args.model)
     writers = writers_data.load_writers(args.writers)
     began = time.perf_counter()
-    network = fitted(network, writers, args.seed)
+    network = fitted(network, writers, recipe_seed(network) if args.seed is None else args.seed)
     out = args.out or args.model
     save_model(network, out, stored_dtype(args.model))
     print(
