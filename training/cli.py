@@ -21,6 +21,7 @@ from digitnet.strokesfile import labels_of, render_samples
 from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
+from digitnet.training.book import add_book_commands
 from digitnet.training.mnist import MnistError, Split, load_mnist, load_test
 from digitnet.training.onnx_format import add_onnx_commands
 from digitnet.training.pen_order import add_pen_path_commands
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.set_defaults(run=run_results)
     add_plot_command(commands)
     add_adapt_commands(commands)
+    add_book_commands(commands)
     add_onnx_commands(commands)
     add_pen_path_commands(commands)
     add_numbers(commands)
@@ -236,6 +238,7 @@ def run_build_site(args: argparse.Namespace) -> int:
         f"{summary['without_pyodide'] / 1e6:.2f} MB without Pyodide (models {summary['models_bytes'] / 1e6:.2f} MB), "
         f"{summary['total'] / 1e6:.1f} MB in all"
     )
+    print(f"Train panel's MNIST subset, fetched on first use: {summary['book_data_bytes'] / 1e6:.2f} MB")
     snapshot = summary["shipped_snapshot"]
     if "bytes" in snapshot:
         print(f"Python snapshot for a first visit: {snapshot['bytes'] / 1e6:.1f} MB (gzip)")

@@ -22,7 +22,7 @@ from digitnet.web.site import REPLAY_FILE
 
 SEED = 20261128
 
-__all__ = ["REPLAY_FILE", "make_replay", "replay_bytes", "write_replay"]
+__all__ = ["REPLAY_FILE", "archive_bytes", "make_replay", "replay_bytes", "write_replay"]
 
 
 def balanced_choice(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -50,11 +50,18 @@ def make_replay(data_dir: str | Path | None, train: int = 500, holdout: int = 50
 
 def replay_bytes(replay: Replay) -> bytes:
     """``replay`` as a compressed ``.npz`` archive whose bytes depend on its contents only."""
+    names = ("train_images", "train_labels", "holdout_images", "holdout_labels")
+    return archive_bytes({name: getattr(replay, name) for name in names})
+
+
+def archive_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as a compressed ``.npz`` archive (``NAME.npy`` each, in order) whose bytes depend on their
+    contents only: no timestamps, fixed permissions, deflate at level 9."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name in ("train_images", "train_labels", "holdout_images", "holdout_labels"):
+        for name, values in arrays.items():
             array = io.BytesIO()
-            np.lib.format.write_array(array, getattr(replay, name), allow_pickle=False)
+            np.lib.format.write_array(array, values, allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

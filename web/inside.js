@@ -118,7 +118,7 @@ export function createInside({ view, worker, onOpen }) {
     const mode = modes.querySelector("input:checked").value;
     const field = mode === "input" ? gradient.map((g, i) => g * result.image[i]) : gradient;
     paintSigned(whyCanvas, field, result.image);
-    const d = result.digit;
+    const d = result.inside.winner; // the network's own answer: the page's may be the kept drawings' (memory)
     whyText.textContent =
       mode === "input"
         ? `Input × gradient, x ⊙ ∂z${d}/∂x: the gradient kept only where you drew. ` +

@@ -206,6 +206,7 @@ function completedStrokes() {
 function showNothing(strokes = completedStrokes()) {
   prediction.textContent = "";
   prediction.dataset.probs = "[]";
+  delete prediction.dataset.memory;
   prediction.dataset.strokes = String(strokes);
   confidenceLine.textContent = drawing.strokes.length ? "" : "Draw a digit to begin.";
   hint.hidden = true;
@@ -227,18 +228,30 @@ function showResult(result) {
   }
   shown = { digit: result.digit, image: result.image };
   prediction.textContent = String(result.digit);
-  prediction.dataset.probs = JSON.stringify(result.probabilities);
+  prediction.dataset.probs = JSON.stringify(result.probabilities); // what the bars show: with the memory, if it spoke
   prediction.dataset.strokes = String(result.strokes);
   prediction.dataset.ms = result.ms.toFixed(2);
   const percent = (100 * result.confidence).toFixed(0);
-  confidenceLine.textContent =
-    outputKind === "sigmoid"
+  const memory = result.memory; // present when kept drawings alike changed the reading (digitnet.memory)
+  if (memory) prediction.dataset.memory = memory.weight.toFixed(3);
+  else delete prediction.dataset.memory;
+  confidenceLine.textContent = memory
+    ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
+    : outputKind === "sigmoid"
       ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
       : `Probability ${percent} %`;
   hint.hidden = !result.low_confidence;
   showBars(result.probabilities, result.digit);
   showSeen(result.image);
   inside.show(result, outputKind);
+}
+
+// How the kept drawings changed the answer: the digit itself, or only how sure the page is of it.
+function memoryNote(digit, memory) {
+  const alike = `${memory.alike} kept drawing${memory.alike === 1 ? "" : "s"} alike`;
+  return memory.without_digit === digit
+    ? `with your drawings (${alike})`
+    : `from your drawings (${alike}; the network alone reads ${memory.without_digit})`;
 }
 
 function makeBars() {
@@ -272,7 +285,7 @@ function showSeen(image) {
 // ---------------------------------------------------------------- models and the worker
 
 const worker = new Worker("worker.js", { type: "module" });
-const outputRequests = new Map();
+const replies = new Map(); // id → what to do with the worker's answer (feedforward, memory)
 const inside = createInside({
   view: document.getElementById("inside"),
   worker,
@@ -290,6 +303,7 @@ worker.addEventListener("message", ({ data }) => {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
     inside.modelChanged(data.info.name);
+    myDigits.modelReady(data.info.memory);
     const accuracy = typeof data.info.test_accuracy === "number" ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
     const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
@@ -307,16 +321,16 @@ worker.addEventListener("message", ({ data }) => {
     if (requests.pending) sendPrediction();
   } else if (data.type === "picture" || (data.type === "error" && data.context === "picture")) {
     showPicture(data);
-  } else if (data.type === "outputs") {
-    outputRequests.get(data.id)?.(data);
-    outputRequests.delete(data.id);
+  } else if (data.type === "outputs" || data.type === "memory") {
+    replies.get(data.id)?.(data);
+    replies.delete(data.id);
   } else if (data.type === "error" && data.context === "predict") {
     requests.busy = false;
     confidenceLine.textContent = `Could not recognise this drawing: ${data.message}`;
     if (requests.pending) sendPrediction();
-  } else if (data.type === "error" && data.context === "feedforward") {
-    outputRequests.get(data.id)?.(data);
-    outputRequests.delete(data.id);
+  } else if (data.type === "error" && (data.context === "feedforward" || data.context === "memory")) {
+    replies.get(data.id)?.(data);
+    replies.delete(data.id);
   } else if (data.type === "error") {
     fail(data.message);
   }
@@ -355,16 +369,20 @@ function selectModel() {
 
 modelSelect.addEventListener("change", selectModel);
 
+// One request to the worker, answered under its id: the answer's data, or an error.
+let nextRequestId = 0;
+function askWorker(message) {
+  const id = nextRequestId++;
+  return new Promise((resolve, reject) => {
+    replies.set(id, (data) => (data.type === "error" ? reject(new Error(data.message)) : resolve(data)));
+    worker.postMessage({ ...message, id });
+  });
+}
+
 // A hook for tests and the curious: the current model's raw outputs for flat 784-pixel images.
-let nextOutputId = 0;
 window.digitnet = {
-  feedforward(images) {
-    const id = nextOutputId++;
-    return new Promise((resolve, reject) => {
-      outputRequests.set(id, (data) => (data.type === "error" ? reject(new Error(data.message)) : resolve(data.values)));
-      worker.postMessage({ type: "feedforward", id, images: Float32Array.from(images) });
-    });
-  },
+  feedforward: (images) =>
+    askWorker({ type: "feedforward", images: Float32Array.from(images) }).then((data) => data.values),
   inside: () => inside.latest(), // what the Inside view last showed
 };
 
@@ -378,6 +396,8 @@ const myDigits = setupMyDigits({
   clear: clearPad,
   select: selectModel,
   modelUrl,
+  // the recogniser's memory of kept drawings: { action: "remember" | "replace" | "forget", text, ids }
+  memory: (message) => askWorker({ type: "memory", ...message }),
 });
 
 makeBars();

@@ -1,9 +1,11 @@
 // "Teach it your handwriting": labelled drawings kept on this device (IndexedDB), the "My digits"
-// panel (counts, the 28 × 28 images, delete, export, import) and adapting the selected model in a
-// second worker. Nothing leaves the device: files are exported and imported by the person.
+// panel (counts, the 28 × 28 images, delete, export, import), the recogniser's memory of them (a kept
+// drawing counts at once, digitnet.memory) and adapting the selected model in a second worker.
+// Nothing leaves the device: files are exported and imported by the person.
 
 const FORMAT = "digitnet-strokes";
 const ADAPTED = "adapted:"; // option values of adapted models: "adapted:" + the base model's file
+const TRAINED = "trained:"; // option values (and keys) of models trained in the page (train.js): "trained:" + set-up
 const MIN_SAMPLES = 10;
 const SEED = 0; // the page's adaptation seed; `digitnet adapt` uses the same by default
 
@@ -84,7 +86,24 @@ export function setupMyDigits(page) {
     event.preventDefault();
   });
 
+  // -------------------------------------------------------------- the recogniser's memory
+
+  // Tell the recogniser's memory what is kept; body data-memory is how many drawings it reads with.
+  async function teach(message) {
+    try {
+      const reply = await page.memory(message);
+      document.body.dataset.memory = String(reply.size);
+      return reply;
+    } catch (error) {
+      status(`Your drawings are kept, but the recogniser could not take them in: ${error.message}.`);
+      return null;
+    }
+  }
+
+  const memorise = (samples) => ({ text: strokesFile(samples), ids: samples.map((s) => s.id) });
+
   async function keep(label) {
+    const asked = performance.now();
     const drawing = page.drawing();
     const shown = page.answer();
     if (!drawing.strokes.length) return status("Draw a digit first, then say which it is.");
@@ -101,6 +120,10 @@ export function setupMyDigits(page) {
     if (state.samples.some((s) => keyOf(s) === keyOf(sample))) return status("This drawing is already kept.");
     sample.id = await transact(state.db, "samples", "readwrite", (store) => store.add(sample));
     state.samples.push(sample);
+    // sent before the pad is cleared, so the next drawing is read with it
+    teach({ action: "remember", ...memorise([sample]) }).then((reply) => {
+      if (reply) document.body.dataset.memoryMs = (performance.now() - asked).toFixed(1); // kept → in use
+    });
     page.clear();
     const verdict = sample.answer === sample.label ? "right" : `read as ${sample.answer ?? "nothing"}`;
     status(`Kept a ${sample.label} (${verdict}). ${state.samples.length} drawings kept.`);
@@ -148,6 +171,7 @@ export function setupMyDigits(page) {
     await transact(state.db, "samples", "readwrite", (store) => samples.forEach((s) => store.delete(s.id)));
     const gone = new Set(samples.map((s) => s.id));
     state.samples = state.samples.filter((s) => !gone.has(s.id));
+    teach({ action: "forget", ids: [...gone] });
     status(`Deleted ${samples.length} drawing${samples.length === 1 ? "" : "s"}.`);
     render();
   }
@@ -181,6 +205,7 @@ export function setupMyDigits(page) {
       const ids = await transact(state.db, "samples", "readwrite", (store) => fresh.map((s) => store.add(s)));
       fresh.forEach((s, i) => (s.id = ids[i].result));
       state.samples.push(...fresh);
+      if (fresh.length) teach({ action: "remember", ...memorise(fresh) });
       const skipped = incoming.length - fresh.length;
       status(`Imported ${fresh.length} drawing${fresh.length === 1 ? "" : "s"} from ${file.name}` +
         (skipped ? `; ${skipped} already kept ${skipped === 1 ? "was" : "were"} skipped.` : "."));
@@ -227,10 +252,10 @@ export function setupMyDigits(page) {
 
   function updateAdaptButton() {
     const enough = state.samples.length >= MIN_SAMPLES;
-    $("adapt").disabled = !enough || state.job !== null;
+    $("adapt").disabled = !enough || state.job !== null || (page.modelSelect.value || "").startsWith(TRAINED);
     $("adapt").title = enough ? "" : `Keep at least ${MIN_SAMPLES} drawings first (${state.samples.length} so far).`;
     const value = page.modelSelect.value || "";
-    const adapted = state.adapted.get(baseOf(value));
+    const adapted = value.startsWith(TRAINED) ? null : state.adapted.get(baseOf(value));
     $("adapted-actions").hidden = !adapted;
     $("use-original").disabled = !value.startsWith(ADAPTED);
   }
@@ -297,6 +322,7 @@ export function setupMyDigits(page) {
   // -------------------------------------------------------------- adapted models
 
   function addOption(base) {
+    if (base.startsWith(TRAINED)) return addTrainedOption(base);
     const value = ADAPTED + base;
     if ([...page.modelSelect.options].some((o) => o.value === value)) return;
     const original = [...page.modelSelect.options].find((o) => o.value === base);
@@ -337,11 +363,54 @@ export function setupMyDigits(page) {
     updateAdaptButton();
   });
 
+  // -------------------------------------------------------------- models trained in the page (train.js)
+
+  // Kept beside the adapted models (store "models", key "trained:" + set-up) and offered in the selector
+  // as "… · trained here". train.js asks by a "digitnet-trained" event whose detail names the action
+  // ("keep" { name, text, report }, "use" / "forget" { name }, "list"); detail.done is then a promise of it.
+  function addTrainedOption(base) {
+    if ([...page.modelSelect.options].some((o) => o.value === base)) return;
+    const option = new Option(`${base.slice(TRAINED.length)} · trained here`, base);
+    option.title = "A network of the book, trained from scratch in this browser";
+    page.modelSelect.add(option);
+  }
+
+  function useModel(value) {
+    page.modelSelect.value = value;
+    remember(value);
+    page.select();
+  }
+
+  document.addEventListener("digitnet-trained", (event) => {
+    const { action, name, text, report } = event.detail;
+    const base = TRAINED + name;
+    event.detail.done = started.then(async () => {
+      if (action === "list") return [...state.adapted.values()].filter((r) => r.base.startsWith(TRAINED));
+      if (action === "keep") {
+        const record = { base, text, report, time: new Date().toISOString() };
+        await transact(state.db, "models", "readwrite", (store) => store.put(record));
+        state.adapted.set(base, record);
+        addTrainedOption(base);
+        useModel(base);
+      } else if (action === "use" && state.adapted.has(base)) {
+        useModel(base);
+      } else if (action === "forget") {
+        await transact(state.db, "models", "readwrite", (store) => store.delete(base));
+        state.adapted.delete(base);
+        const selected = page.modelSelect.value === base;
+        [...page.modelSelect.options].find((o) => o.value === base)?.remove();
+        if (selected) useModel(page.modelSelect.options[0].value);
+      }
+      return state.adapted.get(base) ?? null;
+    });
+  });
+
   // -------------------------------------------------------------- start
 
   const started = (async () => {
     state.db = await openStore();
     state.samples = await transact(state.db, "samples", "readonly", (store) => store.getAll());
+    teach({ action: "replace", ...memorise(state.samples) }); // the memory, rebuilt from what is kept
     for (const record of await transact(state.db, "models", "readonly", (store) => store.getAll())) {
       state.adapted.set(record.base, record);
     }
@@ -368,7 +437,16 @@ export function setupMyDigits(page) {
       return false;
     },
     // The text of an adapted model (undefined for a model file of the site).
-    modelText: (value) => (value.startsWith(ADAPTED) ? state.adapted.get(baseOf(value))?.text : undefined),
+    modelText: (value) =>
+      value.startsWith(TRAINED)
+        ? state.adapted.get(value)?.text
+        : value.startsWith(ADAPTED)
+          ? state.adapted.get(baseOf(value))?.text
+          : undefined,
     modelChanged: updateAdaptButton,
+    // Called once a model is loaded: the kept drawings its memory reads with (digitnet.webapp.memory_state).
+    modelReady(memory) {
+      document.body.dataset.memory = String(memory.size);
+    },
   };
 }

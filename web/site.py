@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import digitnet
+from digitnet.book import BOOK_DATA_FILE
 from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
 from digitnet.web.snapshot import SNAPSHOT_FILE, SnapshotError, make_python_snapshot
@@ -42,6 +43,10 @@ PAGE_FILES = (
     "python.js",
     "adapt-worker.js",
     "mydigits.js",
+    "train.js",
+    "train-panel.js",
+    "train-worker.js",
+    "train.css",
     "style.css",
     "manifest.webmanifest",
     "icon.svg",
@@ -66,6 +71,12 @@ REPLAY_FILE = "replay.npz"
 WRITERS_FILE = "writers.json"
 #: Figures written beside the models: not models themselves.
 GENERATED_FILES = (ROBUSTNESS_FILE, WRITERS_FILE)
+#: The Train panel's own files, loaded only once it is opened (``train.js``, its hook, loads with the page).
+TRAIN_PANEL_FILES = ("train-panel.js", "train-worker.js", "train.css")
+#: The Train panel's data (``copy_book_data``): fetched only when the panel is first used, so neither
+#: precached nor counted in the first visit's budget.
+BOOK_DATA = f"data/{BOOK_DATA_FILE}"
+DATA_INDEX = "data/index.json"
 #: The budget for everything but Pyodide (page, wheel, models); build-site reports going over it.
 SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
 SNAPSHOT_CHOICES = ("auto", "yes", "no")
@@ -97,6 +108,7 @@ def build_site(out: Path, pyodide_from: str, weights: Path, python_snapshot: str
             shutil.copy(WEB / name, staging / name)
         models = copy_models(weights, staging / "models")
         copy_replay(weights, staging / "data")
+        copy_book_data(weights, staging)
         vendor_pyodide(pyodide_from, staging / "pyodide")
         snapshot = ship_python_snapshot(staging, python_snapshot)
         write_service_worker(staging)
@@ -207,6 +219,18 @@ def copy_replay(weights: Path, data_dir: Path) -> None:
     shutil.copy(source, data_dir / REPLAY_FILE)
 
 
+def copy_book_data(weights: Path, site: Path) -> None:
+    """Copy the MNIST subset of the Train panel (``digitnet book-data`` writes it) and record its sha256 and
+    size in ``data/index.json``, where the page reads what to expect."""
+    source = weights / BOOK_DATA_FILE
+    if not source.is_file():
+        raise SiteError(f"{source} is missing: run 'digitnet book-data' to write it from the MNIST files")
+    data = source.read_bytes()
+    (site / BOOK_DATA).write_bytes(data)
+    entry = {"file": BOOK_DATA_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (site / DATA_INDEX).write_text(json.dumps({"book": entry}, indent=1) + "\n")
+
+
 def model_files(weights: Path) -> list[Path]:
     """The model files of a weights folder: ``NAME.json``, not ``NAME.history.json`` and the like."""
     return [p for p in sorted(weights.glob("*.json")) if p.name.count(".") == 1 and p.name not in GENERATED_FILES]
@@ -310,8 +334,8 @@ def write_service_worker(site: Path) -> None:
     """``sw.js`` with the list of files to cache at install and a version that changes with any file but the
     Python snapshot.
 
-    Every file but the models other than the default: those are fetched, and then kept, only
-    when a visitor selects one.
+    Every file but the models other than the default and the Train panel's data: those are fetched, and
+    then kept, only when a visitor selects one or trains.
     """
     files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     digest = hashlib.sha256()
@@ -322,7 +346,7 @@ def write_service_worker(site: Path) -> None:
         digest.update(name.encode() + b"\0" + data)
     index = json.loads((site / "models" / "index.json").read_text())
     default = next(m["path"] for m in index["models"] if m["file"] == index["default"])
-    on_demand = {f"models/{m['path']}" for m in index["models"]} - {f"models/{default}"}
+    on_demand = {f"models/{m['path']}" for m in index["models"]} - {f"models/{default}"} | {BOOK_DATA}
     template = (WEB / "sw.js").read_text()
     urls = ["./", *(f"./{name}" for name in files if name not in on_demand)]
     text = template.replace("__VERSION__", digest.hexdigest()[:16]).replace("__FILES__", json.dumps(urls))
@@ -330,10 +354,18 @@ def write_service_worker(site: Path) -> None:
 
 
 def site_sizes(site: Path) -> dict[str, int]:
-    """Bytes in all, in Pyodide's own files, in the models, and in everything but Pyodide."""
+    """Bytes in all, in Pyodide's own files, in the models, in everything but Pyodide and the Train panel's
+    data (the first visit's budget), and in that data."""
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     pyodide = sum(p.stat().st_size for p in (site / "pyodide").rglob("*") if p.is_file())
     wheel = sum(p.stat().st_size for p in (site / "pyodide").glob("digitnet-*.whl"))
     models = sum(p.stat().st_size for p in (site / "models").glob("*.json.gz"))
-    without = total - pyodide + wheel
-    return {"total": total, "pyodide": pyodide - wheel, "models_bytes": models, "without_pyodide": without}
+    book = (site / BOOK_DATA).stat().st_size if (site / BOOK_DATA).is_file() else 0
+    without = total - pyodide + wheel - book
+    return {
+        "total": total,
+        "pyodide": pyodide - wheel,
+        "models_bytes": models,
+        "without_pyodide": without,
+        "book_data_bytes": book,
+    }

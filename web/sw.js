@@ -1,11 +1,14 @@
 // Service worker: keeps the site's files in a cache after the first visit, so the page works
 // with no network. The build fills in the files cached at install (all but the models other
-// than the default, which are cached the first time they are selected) and a version derived
+// than the default, which are cached the first time they are selected, and the Train panel's data,
+// cached the first time it trains) and a version derived
 // from the files' contents; a new version replaces the old cache.
 
 const VERSION = "__VERSION__";
 const FILES = __FILES__;
 const CACHE = `digitnet-${VERSION}`;
+// fetched only when needed, then kept: the models other than the default, the Train panel's MNIST subset
+const ON_DEMAND = /\/(models\/[^/]+|data\/book-mnist\.npz)$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -33,7 +36,7 @@ self.addEventListener("fetch", (event) => {
       const cached = await cache.match(request, { ignoreSearch: true });
       if (cached) return cached;
       const response = await fetch(request);
-      if (response.ok && new URL(request.url).pathname.includes("/models/")) await cache.put(request, response.clone());
+      if (response.ok && ON_DEMAND.test(new URL(request.url).pathname)) await cache.put(request, response.clone());
       return response;
     }),
   );

@@ -45,6 +45,14 @@ async function handle(message) {
     await loadPillow();
     const result = toJs(app.predict_picture(message.bytes));
     post({ type: "picture", id: message.id, ms: performance.now() - t0, ...result });
+  } else if (message.type === "memory") {
+    // the memory of kept drawings: "remember" adds, "replace" holds exactly these, "forget" takes out (by id)
+    const t0 = performance.now();
+    const result =
+      message.action === "forget"
+        ? app.forget(message.ids)
+        : (message.action === "replace" ? app.remember_only : app.remember)(message.text, message.ids);
+    post({ type: "memory", id: message.id, ms: performance.now() - t0, ...toJs(result) });
   } else if (message.type === "feedforward") {
     post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
   } else if (message.type === "inside-units") {

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitnet.inside import look_inside
+from digitnet.memory import Memory
 from digitnet.network import Network, confidence, probabilities
 from digitnet.penpath import fuse, pen_paths
 from digitnet.preprocess import NoDigitError, normalise
@@ -26,6 +27,10 @@ class Recognition:
     image: np.ndarray = field(default_factory=lambda: np.zeros(784, dtype=np.float32))
     reason: str = ""
     inside: dict | None = None  # what the page's Inside view shows, when asked for (``look_inside``)
+    #: the reading without the memory of kept drawings, when the memory changed it (``with_memory``)
+    memory: dict | None = None
+    #: the network's features of ``image`` (``Network.features_and_outputs``), when asked for
+    features: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def low_confidence(self) -> bool:
@@ -33,28 +38,41 @@ class Recognition:
 
     def as_dict(self) -> dict:
         """Plain Python values, for JSON or for JavaScript."""
-        return {
-            "digit": self.digit,
-            "probabilities": [float(p) for p in self.probabilities],
-            "confidence": float(self.confidence),
-            "low_confidence": self.low_confidence,
-            "image": [float(v) for v in self.image],
-            "reason": self.reason,
-        } | ({} if self.inside is None else {"inside": self.inside})
+        return (
+            {
+                "digit": self.digit,
+                "probabilities": [float(p) for p in self.probabilities],
+                "confidence": float(self.confidence),
+                "low_confidence": self.low_confidence,
+                "image": [float(v) for v in self.image],
+                "reason": self.reason,
+            }
+            | ({} if self.inside is None else {"inside": self.inside})
+            | ({} if self.memory is None else {"memory": self.memory})
+        )
 
 
-def recognise(network: Network, x: np.ndarray, inside: bool = False) -> Recognition:
+def recognise(network: Network, x: np.ndarray, inside: bool = False, features: bool = False) -> Recognition:
     """The network's answer for one normalised input ``x (784,)``; with ``inside``, also what
-    each layer did and why (one forward pass for both)."""
-    output, details = look_inside(network, x) if inside else (network.feedforward(x), None)
+    each layer did and why (one forward pass for both); with ``features``, also the network's features."""
+    if inside:
+        output, details = look_inside(network, x)
+    elif features:
+        f, outputs = network.features_and_outputs(x[None])
+        output, details = outputs[0], None
+    else:
+        output, details = network.feedforward(x), None
     kind = network.output_kind
-    return Recognition(
+    recognition = Recognition(
         digit=int(np.argmax(output)),
         probabilities=probabilities(output, kind),
         confidence=float(confidence(output, kind)),
         image=x,
         inside=details,
     )
+    if features:
+        recognition.features = (network.features_and_outputs(x[None])[0] if inside else f)[0]
+    return recognition
 
 
 def recognise_image(network: Network, ink: np.ndarray) -> Recognition:
@@ -66,16 +84,40 @@ def recognise_image(network: Network, ink: np.ndarray) -> Recognition:
 
 
 def recognise_strokes(
-    network: Network, strokes: list[np.ndarray], canvas_size: float, inside: bool = False
+    network: Network, strokes: list[np.ndarray], canvas_size: float, inside: bool = False, memory: Memory | None = None
 ) -> Recognition:
     """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``
     (``inside``: as ``recognise``); a network with a pen path reader (``digitnet.penpath``) fuses its answer
-    with the image's."""
+    with the image's, and a ``memory`` of the person's kept drawings (``digitnet.memory``) is blended with that."""
+    reads_memory = memory is not None and len(memory) > 0
     try:
-        recognition = recognise(network, normalise_strokes(strokes, canvas_size), inside)
+        recognition = recognise(network, normalise_strokes(strokes, canvas_size), inside, features=reads_memory)
     except NoDigitError as e:
         return Recognition(digit=None, reason=str(e))
-    return with_pen_path(network, recognition, checked_strokes(strokes))
+    recognition = with_pen_path(network, recognition, checked_strokes(strokes))
+    return with_memory(recognition, memory) if reads_memory else recognition
+
+
+def with_memory(recognition: Recognition, memory: Memory) -> Recognition:
+    """``recognition`` (made with ``features``) blended with ``memory`` (``digitnet.memory``): unchanged when no
+    kept drawing is alike; else the blended probabilities, their winner and its probability as the confidence,
+    and under ``memory`` the weight ``α``, how many kept drawings were alike and the digit without the memory."""
+    if recognition.digit is None or recognition.features is None:
+        return recognition
+    reading = memory.read(recognition.features[None], recognition.probabilities[None])
+    if reading.weight[0] == 0:
+        return recognition
+    blended = reading.probabilities[0]
+    recognition.memory = {
+        "weight": float(reading.weight[0]),
+        "alike": int(reading.alike[0]),
+        "without_digit": recognition.digit,
+        "without_probabilities": [float(p) for p in recognition.probabilities],
+    }
+    recognition.probabilities = blended
+    recognition.digit = int(np.argmax(blended))
+    recognition.confidence = float(blended.max())
+    return recognition
 
 
 def with_pen_path(network: Network, recognition: Recognition, strokes: list[np.ndarray]) -> Recognition:

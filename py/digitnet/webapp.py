@@ -1,7 +1,8 @@
 """The web page's Python side, run by Pyodide in a Web Worker.
 
 The worker calls these functions with JavaScript typed arrays (or, in CPython,
-any sequences): one model is held at a time.
+any sequences): one model is held at a time, and the memory of the person's kept
+drawings (``digitnet.memory``), read with whichever model is held.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from typing import Any
 import numpy as np
 
 from digitnet.inside import unit_images
+from digitnet.memory import KeptDrawings
 from digitnet.modelfile import parse_model
 from digitnet.network import Network
 from digitnet.numbers import recognise_number
 from digitnet.picture import prepare_picture, read_prepared
+from digitnet.preprocess import NoDigitError
 from digitnet.recognise import recognise_strokes
+from digitnet.strokesfile import parse_strokes
 
 _model: Network | None = None
+_kept = KeptDrawings()
 
 
 def load(model_text: str, name: str) -> dict[str, Any]:
@@ -27,6 +32,7 @@ def load(model_text: str, name: str) -> dict[str, Any]:
     # normalisation into the layer before it (one pass less per prediction)
     network = parse_model(model_text, name=name)
     _model = network.folded()
+    _kept.use(_model)  # the kept drawings' features, as this model makes them
     return {
         "name": name,
         "output_kind": _model.output_kind,
@@ -34,6 +40,7 @@ def load(model_text: str, name: str) -> dict[str, Any]:
         "layers": [layer.kind for layer in network.layers],
         "recipe": _model.metadata.get("recipe", ""),
         "test_accuracy": _model.metadata.get("test_accuracy"),
+        "memory": memory_state(),
     }
 
 
@@ -41,7 +48,54 @@ def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool 
     """Recognise strokes sent as flat ``points`` ``[x0, y0, x1, y1, ...]`` and per-stroke point counts
     (``inside``: with what the Inside view shows, ``digitnet.inside.look_inside``)."""
     strokes = strokes_of(points, lengths)
-    return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside)).as_dict()
+    return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside), _kept.memory).as_dict()
+
+
+def remember(samples_text: str, ids: Any) -> dict[str, Any]:
+    """Add the drawings of a ``digitnet-strokes`` file, kept under ``ids`` (one per sample), to the memory.
+
+    A drawing the page cannot read as a digit is left out. Raises ``StrokesFormatError`` or
+    ``MemoryInputError`` (one sentence) for a bad file or ids, and then changes nothing.
+    """
+    keys, images, labels, left_out = _kept_drawings(samples_text, ids)
+    _kept.add(keys, images, labels)
+    return memory_state(left_out)
+
+
+def remember_only(samples_text: str, ids: Any) -> dict[str, Any]:
+    """Make the memory exactly the drawings of a ``digitnet-strokes`` file (as ``remember``): the page's kept
+    drawings when it starts."""
+    keys, images, labels, left_out = _kept_drawings(samples_text, ids)
+    _kept.replace(keys, images, labels)
+    return memory_state(left_out)
+
+
+def forget(ids: Any) -> dict[str, Any]:
+    """Take the drawings kept under ``ids`` out of the memory (ids it does not hold are ignored)."""
+    _kept.remove(as_array(ids, np.float64).ravel().tolist())
+    return memory_state()
+
+
+def memory_state(left_out: int = 0) -> dict[str, Any]:
+    """``kept``: drawings held; ``size``: those the current model reads with (0 while it reads without the
+    memory); ``active``: whether it does; ``left_out``: drawings just refused as no digit."""
+    return {"kept": len(_kept), "size": len(_kept.memory), "active": _kept.active, "left_out": left_out}
+
+
+def _kept_drawings(samples_text: str, ids: Any) -> tuple[list[float], np.ndarray, list[int], int]:
+    samples = parse_strokes(str(samples_text))
+    keys = as_array(ids, np.float64).ravel().tolist()
+    if len(keys) != len(samples):
+        raise ValueError(f"{len(keys)} ids were sent for {len(samples)} drawings: one id per drawing is needed")
+    rows, images, labels = [], [], []
+    for key, sample in zip(keys, samples, strict=True):
+        try:
+            images.append(sample.render())
+        except NoDigitError:
+            continue
+        rows.append(key)
+        labels.append(sample.label)
+    return rows, np.array(images).reshape(-1, 784), labels, len(samples) - len(rows)
 
 
 def inside_units() -> dict[str, Any] | None:
