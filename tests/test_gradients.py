@@ -283,7 +283,7 @@ def test_folding_batchnorm_keeps_the_function(rng):
 @pytest.mark.parametrize("name", ["cnn.json", "c2_conv-learned.json", "c1.json"])
 def test_products_by_einsum_where_numpy_has_no_blas(name, rng, monkeypatch):
     """Pyodide's path (``NO_BLAS``: products with long rows by einsum) gives CPython's outputs."""
-    from digitnet import layers
+    from digitnet import kernels
     from digitnet.modelfile import load_model
 
     from .conftest import ROOT
@@ -292,7 +292,7 @@ def test_products_by_einsum_where_numpy_has_no_blas(name, rng, monkeypatch):
     x = rng.random((30, 784))
     with_blas = network.feedforward(x)
     calls, einsum = [], np.einsum
-    monkeypatch.setattr(layers, "NO_BLAS", True)
-    monkeypatch.setattr(layers.np, "einsum", lambda *a, **k: calls.append(a[0]) or einsum(*a, **k))
+    monkeypatch.setattr(kernels, "NO_BLAS", True)
+    monkeypatch.setattr(kernels.np, "einsum", lambda *a, **k: calls.append(a[0]) or einsum(*a, **k))
     np.testing.assert_allclose(network.feedforward(x), with_blas, rtol=0, atol=1e-12)
     assert calls and set(calls) == {"...k,jk->...j"}

@@ -8,6 +8,7 @@ import pytest
 from digitnet import load_model, parse_model
 from digitnet.backprop import inference_forward
 from digitnet.inside import look_inside, panels, score_layer, unit_images, unit_layer
+from digitnet.kernels import sparse_product
 from digitnet.layers import (
     BatchNorm,
     Conv2D,
@@ -19,7 +20,6 @@ from digitnet.layers import (
     Reshape,
     Sigmoid,
     Softmax,
-    sparse_product,
 )
 from digitnet.training.tracing import trace_digit
 from digitnet.web.site import model_files

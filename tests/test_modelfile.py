@@ -158,7 +158,7 @@ def batchnorm_network():
     """A small conv net with batch normalisation after the convolution and after the hidden dense layer."""
     architecture = (
         ("reshape", 28, 28, 1),
-        ("conv", 4, 5, 0),
+        ("conv2d", 4, 5, 0),
         ("batchnorm",),
         ("relu",),
         ("maxpool", 4),

@@ -15,7 +15,7 @@ from digitnet.training.parallel import available_cores, cpu_quota, part_runner
 COST = cost_named("log-likelihood")
 BATCHNORM_CNN = (
     ("reshape", 28, 28, 1),
-    ("conv", 4, 5, 0),
+    ("conv2d", 4, 5, 0),
     ("batchnorm",),
     ("relu",),
     ("maxpool", 2),

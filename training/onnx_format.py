@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import digitnet
+from digitnet.entries import prod
 from digitnet.layers import (
     BatchNorm,
     Conv2D,
@@ -32,7 +33,6 @@ from digitnet.layers import (
     Shape,
     Sigmoid,
     Softmax,
-    prod,
 )
 from digitnet.modelfile import COSTS, ModelFormatError, load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import N_CLASSES, N_PIXELS, Network

@@ -203,11 +203,11 @@ CNN = Recipe(
     target=99.6,
     architecture=(
         ("reshape", 28, 28, 1),
-        ("conv", 32, 5, 0),
+        ("conv2d", 32, 5, 0),
         ("batchnorm",),
         ("relu",),
         ("maxpool", 2),
-        ("conv", 64, 5, 0),
+        ("conv2d", 64, 5, 0),
         ("batchnorm",),
         ("relu",),
         ("maxpool", 2),

@@ -26,6 +26,7 @@ import digitnet
 from digitnet.augment import augment
 from digitnet.backprop import check_output, one_hot, sgd_epoch, total_cost
 from digitnet.costs import cost_named
+from digitnet.layers import Conv2D
 from digitnet.modelfile import load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
 from digitnet.optimisers import SGD, Adam, cosine_rate
@@ -325,9 +326,19 @@ def finish(
     return best
 
 
+#: Layer specs' names from before the specs took their layers' kinds: the settings recorded in the committed cnn
+#: models and in checkpoints of runs begun then name the convolution "conv". Read as its kind here only, where
+#: recorded settings are compared, so that those checkpoints still continue.
+FORMER_SPEC_NAMES = {"conv": Conv2D.kind}
+
+
 def without_epochs(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings that must match for a checkpoint to be continued: all but the number of epochs."""
-    return {key: value for key, value in settings.items() if key != "epochs"}
+    """Settings that must match for a checkpoint to be continued: all but the number of epochs, with each
+    layer spec named by its layer's kind."""
+    kept = {key: value for key, value in settings.items() if key != "epochs"}
+    if "architecture" in kept:
+        kept["architecture"] = [[FORMER_SPEC_NAMES.get(kind, kind), *args] for kind, *args in kept["architecture"]]
+    return kept
 
 
 def save_checkpoint(path: Path, state: RunState, settings: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ browser: layers (forward pass), the network, the model file format and the
 MNIST-style preprocessing of drawings. Training lives in ``digitnet.training``.
 """
 
-from digitnet.modelfile import ModelFormatError, load_model, parse_model, save_model
+from digitnet.entries import ModelFormatError
+from digitnet.modelfile import load_model, parse_model, save_model
 from digitnet.network import Network, confidence, probabilities
 
 __version__ = "0.1.0"

@@ -249,8 +249,6 @@ def total_cost(network: Network, cost: Cost, images: np.ndarray, targets: np.nda
     n = len(images)
     value = sum(cost.value(network.feedforward(images[s : s + 1000]), targets[s : s + 1000]) for s in range(0, n, 1000))
     weights = sum(
-        float(np.sum(layer.params()["weight"].astype(np.float64) ** 2))
-        for layer in network.layers
-        if "weight" in layer.params()
+        float(np.sum(layer.params()["weight"].astype(np.float64) ** 2)) for layer in network.layers if layer.weighted
     )
     return value / n + 0.5 * l2 / n * weights

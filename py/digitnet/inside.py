@@ -30,24 +30,13 @@ from typing import Any
 import numpy as np
 
 from digitnet.backprop import inference_forward, input_gradient, one_hot
-from digitnet.layers import ACTIVATIONS, Layer, MaxPool, PatchFeatures
+from digitnet.layers import ACTIVATIONS, Dropout, Layer, MaxPool, PatchFeatures, Reshape
 from digitnet.network import N_PIXELS, Network
 
 #: Layers after which a panel ends: activation functions, pooling, and the patch features of Rust-NN's c2_conv.
 PANEL_ENDS = frozenset({*ACTIVATIONS, MaxPool.kind, PatchFeatures.kind})
 #: Layers that change nothing at inference (a relabelling of the same numbers, dropout): not named.
-SILENT = frozenset({"reshape", "dropout"})
-#: How a panel's title names each layer kind, from the layer's ``config()``.
-LABELS = {
-    "dense": "dense, {out} neurons",
-    "conv2d": "conv {size}×{size}, {filters} filters",
-    "maxpool": "max-pool {size}×{size}",
-    "batchnorm": "batch norm",
-    "patch-features": "{filters} patch kernels + pixels",
-    "relu": "ReLU",
-    "sigmoid": "sigmoid",
-    "softmax": "softmax",
-}
+SILENT = frozenset({Reshape.kind, Dropout.kind})
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,9 @@ def panels(network: Network) -> list[Panel]:
 
 
 def label(layer: Layer) -> str:
-    text = LABELS.get(layer.kind, layer.kind).format(**layer.config())
+    """How a panel's title names ``layer``: its class's ``label`` filled in from its ``config()`` (its ``kind``
+    when it has none)."""
+    text = (layer.label or layer.kind).format(**layer.config())
     return text + " + batch norm" if layer.folded_batchnorm else text
 
 
@@ -88,12 +79,12 @@ def unit_layer(network: Network) -> int | None:
     """The index of the first layer with weights when it reads the pixels directly (only
     parameter-free layers before it) and each unit's weights form a square image; else None."""
     for i, layer in enumerate(network.layers):
-        weight = layer.params().get("weight")
-        if layer.params() and weight is None:
+        if layer.weighted:
+            size = layer.params()["weight"][0].size
+            side = isqrt(size)
+            return i if side * side == size and size <= N_PIXELS else None
+        if layer.params():
             return None
-        if weight is not None:
-            side = isqrt(weight[0].size)
-            return i if side * side == weight[0].size and weight[0].size <= N_PIXELS else None
     return None
 
 

@@ -1,48 +1,43 @@
 """Layers of a feed-forward network, each in one place: forward and backward pass,
-output shape, parameters and model-file entry.
+output shape, parameters, model-file entry, how a recipe makes a fresh one and how the
+Inside view names it.
 
 Every layer maps a mini-batch ``x`` of shape ``(n, ...)`` to ``y`` of shape
 ``(n, ...)``: one sample per row, so a whole batch is one matrix product. Its
 backward pass turns ``∂C/∂y`` into ``∂C/∂x`` and the gradients of its
 parameters, for the whole batch at once. A new layer kind is one class here,
-registered under the ``type`` its model-file entry carries (``LAYERS``).
+registered under its ``kind`` (``LAYERS``): the ``type`` of its model-file entry and
+the name recipes' layer specs give it (``Layer.initial``). The array kernels the
+layers compute with are in ``digitnet.kernels``; the checked reading of an entry in
+``digitnet.entries``.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from digitnet.modelfile import EntryReader
+from digitnet.entries import EntryReader, prod
+from digitnet.kernels import ONE, col2im, column_sums, im2col, per_feature, product, sparse_product, times_transposed
 
 Shape = tuple[int, ...]
 Grads = dict[str, np.ndarray]
 
-#: Layer classes by the ``type`` of their model-file entry.
+#: Layer classes by their ``kind``: the ``type`` of their model-file entry, the name of their layer spec.
 LAYERS: dict[str, type[Layer]] = {}
 
-#: NumPy in Pyodide is built without BLAS: its matmul is a plain loop, and einsum's
-#: sum-of-products loop computes the same product about twice as fast for long rows (the cnn's
-#: second convolution, (704, 800)·(800, 64): 16 against 31 ms in float64; the dense
-#: (11, 1024)·(1024, 256): 1.4 against 7 ms). With BLAS, in CPython, matmul is far the faster.
-NO_BLAS = sys.platform == "emscripten"
-#: ... for rows at least this long; shorter ones (the first convolution's 25) gain nothing.
-EINSUM_FROM = 64
-#: ``product(a, b) = a · b`` for 2-D arrays. With BLAS, ``ndarray.dot``: it hands the product straight to BLAS,
-#: where ``@`` first goes through the generalised-ufunc machinery, which for a mini-batch's small matrices costs
-#: as much as the product itself ((10, 10)·(10, 30): 0.44 against 0.98 µs; (10, 784)·(784, 30): 5.2 against
-#: 5.7 µs), with the same BLAS call and so the same result. Without BLAS (Pyodide), ``@`` as before: its own loops.
-#: Not for arrays of more than 2 dimensions: ``dot`` has no BLAS path for them.
-product = np.matmul if NO_BLAS else np.ndarray.dot
-#: The constant 1 as a 0-d array: a ufunc takes it in about half the time of the Python scalar 1,
-#: which it converts on every call (0.33 against 0.67 µs on a (10, 30) array). float32, so that float32
-#: arrays stay float32 and float64 ones float64 (1 is exact in both); a float16 array would become
-#: float32, and no tensor is float16 here (model files' float16 is read as float32).
-ONE = np.ones((), dtype=np.float32)
-ONE.flags.writeable = False
+
+class Draws(Protocol):
+    """Where a fresh layer's tensors come from (``digitnet.initialise.Initialisation``)."""
+
+    def weight(self, n_in: int, n_out: int) -> np.ndarray:
+        """A fresh weight matrix ``(n_out, n_in)``: ``n_out`` units of ``n_in`` inputs each."""
+        ...
+
+    def bias(self, n: int) -> np.ndarray:
+        """``n`` fresh biases."""
+        ...
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -69,13 +64,24 @@ class Layer:
       input and output (for the model file's memory limit).
     - ``params()``: every tensor, as stored (the attributes ``param_names``); ``config()``: the entry's other settings;
       ``from_entry(read)``: the layer an entry describes, read through a checking ``EntryReader``.
+    - ``initial(shape, args, draws)``: a fresh layer from a recipe's layer spec ``(kind, *args)``.
+    - ``label``: how the Inside view names the layer (``digitnet.inside``).
     """
 
     kind: ClassVar[str] = ""
     #: the attributes holding the layer's tensors, in the model file's order
     param_names: ClassVar[tuple[str, ...]] = ()
+    #: whether the layer has a ``weight`` (a dense layer, a convolution): the layers that make features of their
+    #: input; set from ``param_names`` for every layer class, so that it can be asked of a class too
+    weighted: ClassVar[bool] = False
+    #: the Inside view's name for the layer, formatted with its ``config()``; empty: its ``kind``
+    label: ClassVar[str] = ""
     #: whether a batch normalisation has been merged into this layer (``Network.folded``)
     folded_batchnorm: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.weighted = "weight" in cls.param_names
 
     def params(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.param_names}
@@ -86,6 +92,12 @@ class Layer:
     @classmethod
     def from_entry(cls, read: EntryReader) -> Layer:
         return cls()
+
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> Layer:
+        """A fresh layer for per-sample inputs of ``shape``, from the ``args`` of its recipe spec ``(kind, *args)``;
+        its tensors from ``draws``. Without tensors, ``args`` are its constructor's."""
+        return cls(*args)
 
     def output_shape(self, shape: Shape) -> Shape:
         return shape
@@ -127,6 +139,7 @@ class Dense(Layer):
 
     kind = "dense"
     param_names = ("weight", "bias")
+    label = "dense, {out} neurons"
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
         self.weight = weight
@@ -147,6 +160,12 @@ class Dense(Layer):
     def from_entry(cls, read: EntryReader) -> Dense:
         n_in, n_out = read.positive("in"), read.positive("out")
         return cls(read.tensor("weight", (n_out, n_in)), read.tensor("bias", (n_out,)))
+
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> Dense:
+        """``("dense", n_out)``: ``n_out`` units reading the whole input vector."""
+        n_out = args[0]
+        return cls(draws.weight(shape[0], n_out), draws.bias(n_out))
 
     def output_shape(self, shape: Shape) -> Shape:
         if shape != (self.n_in,):
@@ -215,6 +234,7 @@ class ReLU(Activation):
     """Rectified linear activation: ``max(0, z)``, elementwise, any shape; ``∂C/∂z = ∂C/∂a ⊙ [z > 0]``."""
 
     kind = "relu"
+    label = "ReLU"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         return np.maximum(z, 0)
@@ -263,6 +283,7 @@ class Conv2D(Layer):
 
     kind = "conv2d"
     param_names = ("weight", "bias")
+    label = "conv {size}×{size}, {filters} filters"
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray, stride: int = 1, padding: int = 0) -> None:
         self.weight = weight
@@ -283,6 +304,15 @@ class Conv2D(Layer):
         f, c, k = read.positive("filters"), read.positive("channels"), read.positive("size")
         stride, padding = read.integer("stride", 1, k), read.integer("padding", 0, k - 1)
         return cls(read.tensor("weight", (f, c, k, k)), read.tensor("bias", (f,)), stride, padding)
+
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> Conv2D:
+        """``("conv2d", filters, size, padding)``, stride 1, on images ``(h, w, c)``: each filter a unit of
+        ``c·size·size`` inputs."""
+        filters, size, padding = args
+        channels = shape[2]
+        weight = draws.weight(channels * size * size, filters).reshape(filters, channels, size, size)
+        return cls(weight, draws.bias(filters), 1, padding)
 
     def output_shape(self, shape: Shape) -> Shape:
         channels, k = self.weight.shape[1], self.size
@@ -358,6 +388,7 @@ class MaxPool(Layer):
     """
 
     kind = "maxpool"
+    label = "max-pool {size}×{size}"
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
@@ -422,6 +453,11 @@ class Reshape(Layer):
             read.fail(f"'shape' must list up to 8 positive sizes (at most one -1), got {shape}")
         return cls(tuple(shape))
 
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> Reshape:
+        """``("reshape", *shape)``."""
+        return cls(args)
+
     def output_shape(self, shape: Shape) -> Shape:
         size, known = prod(shape), prod(d for d in self.shape if d != -1)
         target = tuple(size // known if d == -1 else d for d in self.shape)
@@ -484,6 +520,7 @@ class BatchNorm(Layer):
 
     kind = "batchnorm"
     param_names = ("gamma", "beta", "mean", "variance")
+    label = "batch norm"
     statistics = ("mean", "variance")
     momentum = 0.9
 
@@ -512,6 +549,13 @@ class BatchNorm(Layer):
         if np.any(tensors[3] < 0):
             read.fail("tensor 'variance' holds negative values")
         return cls(*tensors, epsilon=epsilon)
+
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> BatchNorm:
+        """``("batchnorm",)`` over the input's last axis, starting as the identity: γ = 1, β = 0, μ = 0, σ² = 1."""
+        f = shape[-1]
+        ones, zeros = np.ones(f, np.float32), np.zeros(f, np.float32)
+        return cls(ones, zeros.copy(), zeros.copy(), ones.copy())
 
     def output_shape(self, shape: Shape) -> Shape:
         if shape[-1] != self.features:
@@ -584,9 +628,19 @@ class BatchNorm(Layer):
         return grad_x.reshape(grad_y.shape), grads
 
 
-def per_feature(sums: np.ndarray, k: int) -> np.ndarray:
-    """Sums ``(k·f,)`` over ``k`` side-by-side copies of ``f`` features → ``(f,)``."""
-    return sums.reshape(k, -1).sum(axis=0) if k > 1 else sums
+#: The original Rust-NN's six hand-written 4×4 kernels: vertical line, horizontal line, the two
+#: diagonals, two ring shapes.
+RUST_NN_KERNELS = np.array(
+    [
+        [[-1, 1, 1, -1]] * 4,
+        [[-1, -1, -1, -1], [1, 1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, -1]],
+        [[-1, 0, 0.5, 1], [0, 0.5, 1, 0.5], [0.5, 1, 0.5, 0], [1, 0.5, 0, -1]],
+        [[1, 0.5, 0, -1], [0.5, 1, 0.5, 0], [0, 0.5, 1, 0.5], [-1, 0, 0.5, 1]],
+        [[-1, 1, 1, -1], [1, -1, -1, 1], [1, -1, -1, 1], [-1, 1, 1, -1]],
+        [[0.5, 1, 1, 0.5], [1, 0.5, 0.5, 1], [1, 0.5, 0.5, 1], [0.5, 1, 1, 0.5]],
+    ],
+    dtype=np.float32,
+)
 
 
 @register
@@ -603,6 +657,7 @@ class PatchFeatures(Layer):
 
     kind = "patch-features"
     param_names = ("kernels",)
+    label = "{filters} patch kernels + pixels"
     side = 28
 
     def __init__(self, kernels: np.ndarray, learned: bool = False) -> None:
@@ -623,6 +678,11 @@ class PatchFeatures(Layer):
         if cls.side % size:
             read.fail(f"'patch' must divide {cls.side}, got {size}")
         return cls(read.tensor("kernels", (k, size, size)), read.flag("learned"))
+
+    @classmethod
+    def initial(cls, shape: Shape, args: tuple[Any, ...], draws: Draws) -> PatchFeatures:
+        """``("patch-features", learned)``: the original's kernels (``RUST_NN_KERNELS``), learned or fixed."""
+        return cls(RUST_NN_KERNELS.copy(), learned=args[0])
 
     def output_shape(self, shape: Shape) -> Shape:
         if shape != (self.side * self.side,):
@@ -651,83 +711,6 @@ class PatchFeatures(Layer):
         m = self.side // size
         back = (g.transpose(0, 2, 1) @ self.kernels.reshape(k, -1)).reshape(len(x), m, m, size, size)
         return grad_y[:, n_features:] + back.transpose(0, 1, 3, 2, 4).reshape(x.shape), grads
-
-
-def im2col(x: np.ndarray, size: int, stride: int, padding: int) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Every ``size × size`` patch of ``x (n, h, w, c)`` as a row, ``(ky, kx, c)``-ordered.
-
-    Returns ``columns (n·h'·w', size·size·c)`` and ``(n, h', w')``. The patches are a strided view
-    (no copy); the one copy writes the rows contiguously, which NumPy does far faster than
-    filling them slice by slice.
-    """
-    if padding:
-        x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    patches = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    n, oh, ow = patches.shape[:3]
-    columns = np.ascontiguousarray(patches.transpose(0, 1, 2, 4, 5, 3))  # (n, h', w', ky, kx, c)
-    return columns.reshape(n * oh * ow, -1), (n, oh, ow)
-
-
-def col2im(grad_patches: np.ndarray, shape: Shape, stride: int, padding: int) -> np.ndarray:
-    """The adjoint of ``im2col``: ``grad_patches (n, h', w', k, k, c)`` summed back onto the
-    input positions they were copied from, ``(n, h, w, c)`` = ``shape``."""
-    n, oh, ow, k, _, c = grad_patches.shape
-    p, s = padding, stride
-    grad_x = np.zeros((n, shape[1] + 2 * p, shape[2] + 2 * p, c), dtype=grad_patches.dtype)
-    for i in range(k):
-        for j in range(k):
-            grad_x[:, i : i + s * oh : s, j : j + s * ow : s, :] += grad_patches[:, :, :, i, j, :]
-    return grad_x[:, p : p + shape[1], p : p + shape[2], :] if p else grad_x
-
-
-def times_transposed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a · bᵀ`` for ``a (..., k)`` and ``b (p, k)``: shape ``(..., p)``, by einsum where NumPy has no
-    BLAS (``NO_BLAS``)."""
-    if NO_BLAS and a.shape[-1] >= EINSUM_FROM:
-        return np.einsum("...k,jk->...j", a, b)
-    return product(a, b.T) if a.ndim == 2 else a @ b.T
-
-
-def sparse_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a · b`` for ``a (m, k)``, ``b (k, p)``, row by row over ``a``'s non-zero entries when they are
-    few (under a quarter), the rows few (≤ 1024, one image) and each row's dense product large
-    (``k·p`` ≥ 10⁴): then skipping the zeros saves more than the loop costs. Else the dense product."""
-    nonzero = a != 0
-    if len(a) > 1024 or a.shape[1] * b.shape[1] < 10_000 or nonzero.mean() >= 0.25:
-        return a @ b
-    out = np.zeros((len(a), b.shape[1]), dtype=np.result_type(a, b))
-    for i in np.flatnonzero(nonzero.any(axis=1)):
-        columns = np.flatnonzero(nonzero[i])
-        out[i] = a[i, columns] @ b[columns]
-    return out
-
-
-#: Read-only vectors of ones by (length, dtype), for ``column_sums``: one per mini-batch size met.
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
-
-
-def column_sums(g: np.ndarray) -> np.ndarray:
-    """``Σ_rows g`` for ``g (n, k)``, shape ``(k,)``: the product ``1ₙ · g`` with a vector of ones. For the few
-    rows of a mini-batch one BLAS product takes a quarter of the time of ``g.sum(axis=0)`` (0.32 against 1.2 µs
-    for (10, 30)); the sum's order, and so its rounding, may differ. Without BLAS (Pyodide), where the
-    product is a plain loop, the sum itself."""
-    if NO_BLAS:
-        return g.sum(axis=0)
-    key = (len(g), g.dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        ones = np.ones(len(g), dtype=g.dtype)
-        ones.flags.writeable = False
-        _ONES[key] = ones  # a race only makes the same vector twice
-    return product(ones, g)
-
-
-def prod(values: Any) -> int:
-    """The product of whole numbers, as a Python int (no overflow)."""
-    result = 1
-    for v in values:
-        result *= int(v)
-    return result
 
 
 def describe(shape: Shape) -> str:

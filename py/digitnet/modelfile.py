@@ -4,13 +4,13 @@ The format is specified in ``docs/model-format.md``. Besides our own format,
 ``parse_model`` reads the two formats people already have: Nielsen's
 ``network2.py`` save files and the original Rust project's ``network.json``.
 Every problem is reported as a ``ModelFormatError`` naming the file and the
-part of it that is wrong.
+part of it that is wrong; each object of the file is read through an ``EntryReader``
+(both in ``digitnet.entries``, and importable from here).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import os
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from digitnet.digitcheck import GEOMETRY, DigitCheck
-from digitnet.layers import LAYERS, Layer, Shape, prod
+from digitnet.entries import DTYPES, EntryReader, ModelFormatError, prod, short
+from digitnet.layers import LAYERS, Layer, Shape
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 from digitnet.penpath import PER_POINT, PenPath
 
@@ -29,9 +30,6 @@ FORMAT_NAME = "digitnet-model"
 FORMAT_VERSION = 1
 COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 NIELSEN_COSTS = {"QuadraticCost": "quadratic", "CrossEntropyCost": "cross-entropy"}
-#: How a tensor's values may be stored: little-endian IEEE-754 floats of either width, or (``int8``) whole numbers
-#: from −127 to 127, each row along the first axis times its own float32 ``scale``.
-DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int8": np.dtype("i1")}
 #: With ``int8``, smaller tensors stay ``float16``: rounding a few weights to 255 levels moves answers more.
 INT8_FROM = 65_536
 OUTPUT_KINDS = ("sigmoid", "softmax")
@@ -39,10 +37,6 @@ OUTPUT_KINDS = ("sigmoid", "softmax")
 MAX_FILE_BYTES = 64_000_000
 #: The most memory one image may need on its way through the network (float64 values).
 MAX_BYTES_PER_IMAGE = 64_000_000
-
-
-class ModelFormatError(ValueError):
-    """A model file that cannot be used, with the reason."""
 
 
 # ---------------------------------------------------------------- writing
@@ -77,7 +71,7 @@ def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
     if network.digit_check is not None:
         doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype)}
     if network.pen_path is not None:
-        doc["pen_path"] = {"layers": layer_entries(network.pen_path.layers, dtype)}
+        doc["pen_path"] = {"weight": network.pen_path.weight, "layers": layer_entries(network.pen_path.layers, dtype)}
     doc["metadata"] = network.metadata
     return doc
 
@@ -179,128 +173,16 @@ def _no_constant(constant: str) -> Any:
     raise ValueError(f"{constant} is not a number a model file may hold")
 
 
-class EntryReader:
-    """Typed, range-checked access to one JSON object of a model file; every refusal is a
-    ``ModelFormatError`` that starts with ``where`` (the file and the layer)."""
-
-    def __init__(self, entry: dict[str, Any], where: str) -> None:
-        self.entry = entry
-        self.where = where
-
-    def fail(self, message: str) -> None:
-        raise ModelFormatError(f"{self.where}: {message}")
-
-    def get(self, key: str) -> Any:
-        if key not in self.entry:
-            self.fail(f"missing {key!r}")
-        return self.entry[key]
-
-    def integer(self, key: str, low: int, high: int) -> int:
-        """A JSON integer (not a boolean, not 3.0) in ``[low, high]``."""
-        value = self.get(key)
-        if type(value) is not int:
-            self.fail(f"{key!r} must be a whole number, got {_short(value)}")
-        if not low <= value <= high:
-            self.fail(f"{key!r} must be between {low} and {high}, got {_short(value)}")
-        return value
-
-    def positive(self, key: str) -> int:
-        """A size: a whole number from 1 to 2²⁴."""
-        return self.integer(key, 1, 1 << 24)
-
-    def number(self, key: str, low: float, high: float) -> float:
-        """A finite JSON number in ``[low, high]``, as a float."""
-        value = self.get(key)
-        if type(value) not in (int, float):
-            self.fail(f"{key!r} must be a number, got {_short(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not (math.isfinite(number) and low <= number <= high):
-            self.fail(f"{key!r} must be between {low:g} and {high:g}, got {_short(value)}")
-        return number
-
-    def flag(self, key: str) -> bool:
-        value = self.get(key)
-        if type(value) is not bool:
-            self.fail(f"{key!r} must be true or false")
-        return value
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str):
-            self.fail(f"{key!r} must be a string")
-        return value
-
-    def array(self, key: str) -> list[Any]:
-        value = self.get(key)
-        if not isinstance(value, list):
-            self.fail(f"{key!r} must be a list")
-        return value
-
-    def int_list(self, key: str) -> list[int]:
-        values = self.array(key)
-        if not all(type(v) is int and abs(v) <= 1 << 24 for v in values):
-            self.fail(f"{key!r} must list whole numbers, got {_short(values)}")
-        return values
-
-    def tensor(self, key: str, shape: Shape) -> np.ndarray:
-        """The float32 array ``shape`` stored under ``key``, decoded exactly; finite values only."""
-        where = f"{self.where} tensor {key!r}"
-        if key not in self.entry:
-            raise ModelFormatError(f"{where}: missing")
-        tensor = self.entry[key]
-        if not isinstance(tensor, dict):
-            raise ModelFormatError(f"{where}: expected an object with dtype, shape and data")
-        dtype = tensor.get("dtype")
-        if not isinstance(dtype, str) or dtype not in DTYPES:
-            raise ModelFormatError(f"{where}: dtype {_short(dtype)} is not one of {', '.join(map(repr, DTYPES))}")
-        if tensor.get("shape") != list(shape) or any(type(d) is not int for d in tensor["shape"]):
-            found = _short(tensor.get("shape"))
-            raise ModelFormatError(f"{where}: shape {found} does not match the layer's {list(shape)}")
-        data = tensor.get("data")
-        if not isinstance(data, str):
-            raise ModelFormatError(f"{where}: 'data' must be a base64 string")
-        expected = prod(shape) * DTYPES[dtype].itemsize
-        if len(data) != 4 * math.ceil(expected / 3):  # checked before decoding: no large allocation
-            raise ModelFormatError(
-                f"{where}: {len(data)} characters of base64, expected {4 * math.ceil(expected / 3)} for "
-                f"{expected} bytes of shape {list(shape)}"
-            )
-        try:
-            raw = binascii.a2b_base64(data, strict_mode=True)
-        except (binascii.Error, ValueError):
-            raise ModelFormatError(f"{where}: 'data' is not valid base64") from None
-        if len(raw) != expected:
-            raise ModelFormatError(f"{where}: {len(raw)} bytes of data, expected {expected} for shape {list(shape)}")
-        array = np.frombuffer(raw, dtype=DTYPES[dtype]).astype(np.float32).reshape(shape)
-        if dtype == "int8":
-            if not shape or not isinstance(tensor.get("scale"), dict) or tensor["scale"].get("dtype") == "int8":
-                raise ModelFormatError(f"{where}: an int8 tensor needs a float 'scale' tensor, one value a row")
-            scale = EntryReader(tensor, where).tensor("scale", (shape[0],))
-            array = (array.reshape(shape[0], -1) * scale[:, None]).reshape(shape)
-        if not np.all(np.isfinite(array)):
-            raise ModelFormatError(f"{where} holds NaN or infinite values")
-        return array
-
-
-def _short(value: Any) -> str:
-    """``repr(value)`` cut to 40 characters, for messages about what a file holds."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
     read = EntryReader(doc, name)
     if doc["format"] != FORMAT_NAME:
-        read.fail(f"format is {_short(doc['format'])}, expected {FORMAT_NAME!r}")
+        read.fail(f"format is {short(doc['format'])}, expected {FORMAT_NAME!r}")
     version = doc.get("version")
     if type(version) is not int or version != FORMAT_VERSION:
-        read.fail(f"unsupported format version {_short(version)} (this digitnet reads version {FORMAT_VERSION})")
+        read.fail(f"unsupported format version {short(version)} (this digitnet reads version {FORMAT_VERSION})")
     cost = read.text("cost")
     if cost not in COSTS:
-        read.fail(f"unknown cost {_short(cost)} (known: {', '.join(COSTS)})")
+        read.fail(f"unknown cost {short(cost)} (known: {', '.join(COSTS)})")
     layers = [_parse_layer(entry, f"{name}: layer {i}") for i, entry in enumerate(read.array("layers"))]
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
@@ -335,8 +217,8 @@ PEN_PATH_LAYERS = ("dense", "relu", "sigmoid", "softmax")
 
 
 def _parse_pen_path(entry: Any, where: str) -> PenPath:
-    """``{"layers": [...]}``: dense and activation layers, from a dense layer of ``points · PER_POINT`` inputs to
-    a softmax of 10 outputs."""
+    """``{"weight": w, "layers": [...]}``: the fusion's weight in [0, 1] (1 when absent) and dense and activation
+    layers, from a dense layer of ``points · PER_POINT`` inputs to a softmax of 10 outputs."""
     if not isinstance(entry, dict):
         raise ModelFormatError(f"{where}: expected an object with layers")
     layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
@@ -347,7 +229,8 @@ def _parse_pen_path(entry: Any, where: str) -> PenPath:
         raise ModelFormatError(f"{where}: the first layer must be dense, with a multiple of {PER_POINT} inputs")
     if _chain(layers, (layers[0].n_in,), where)[0] != (N_CLASSES,) or layers[-1].kind != "softmax":
         raise ModelFormatError(f"{where}: the last layer must be a softmax of {N_CLASSES} outputs")
-    return PenPath(layers)
+    weight = EntryReader(entry, where).number("weight", 0.0, 1.0) if "weight" in entry else 1.0
+    return PenPath(layers, weight)
 
 
 def _parse_layer(entry: Any, where: str) -> Layer:
@@ -356,7 +239,7 @@ def _parse_layer(entry: Any, where: str) -> Layer:
     read = EntryReader(entry, where)
     kind = read.text("type")
     if kind not in LAYERS:
-        read.fail(f"unknown layer type {_short(kind)} (known: {', '.join(LAYERS)})")
+        read.fail(f"unknown layer type {short(kind)} (known: {', '.join(LAYERS)})")
     return LAYERS[kind].from_entry(read)
 
 
@@ -365,10 +248,10 @@ def _parse_nielsen(doc: dict[str, Any], name: str) -> Network:
     read = EntryReader(doc, name)
     sizes = read.int_list("sizes")
     if len(sizes) < 2 or min(sizes) < 1:
-        read.fail(f"'sizes' must list at least two positive layer sizes, got {_short(sizes)}")
+        read.fail(f"'sizes' must list at least two positive layer sizes, got {short(sizes)}")
     cost = doc.get("cost")
     if not isinstance(cost, str) or cost not in NIELSEN_COSTS:
-        read.fail(f"unknown network2.py cost {_short(cost)}")
+        read.fail(f"unknown network2.py cost {short(cost)}")
     weights, biases = read.array("weights"), read.array("biases")
     if not (len(weights) == len(biases) == len(sizes) - 1):
         read.fail(f"{len(sizes)} sizes need {len(sizes) - 1} weight and bias matrices")
@@ -422,7 +305,7 @@ def _chain(layers: list[Layer], shape: Shape, where: str) -> tuple[Shape, int]:
     would need more than ``MAX_BYTES_PER_IMAGE`` for one image."""
     features = 0
     for i, layer in enumerate(layers):
-        if "weight" in layer.params():
+        if layer.weighted:
             features = prod(shape)
         try:
             out = layer.output_shape(shape)

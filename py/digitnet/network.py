@@ -58,7 +58,7 @@ class Network:
     def head_start(self) -> int:
         """Index of the last layer with a ``weight``: its input is the network's features, what the
         layers before it make of the image (adapting retrains it and what follows)."""
-        return max(i for i, layer in enumerate(self.layers) if "weight" in layer.params())
+        return max(i for i, layer in enumerate(self.layers) if layer.weighted)
 
     def features_and_outputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The features (the input of layer ``head_start``, one row per image) and the outputs ``(n, 10)`` of
