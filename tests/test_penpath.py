@@ -152,3 +152,34 @@ def test_info_names_the_pen_path_reader_and_the_writers(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "pen path reader: 8 points of the pen's path" in out and "real writers: learnt from 1 writers'" in out
     assert "UCI Pen-Based Recognition" in out
+
+
+def test_the_fusion_weight_tempers_the_path_and_is_kept_in_the_model_file():
+    image, path = np.array([0.6, 0.4] + [0] * 8), np.array([0.1, 0.9] + [0] * 8)
+    assert np.allclose(fuse(image, path, 0.0), image / image.sum(), atol=1e-9)  # w = 0: the image alone
+    half = fuse(image, path, 0.5)
+    assert np.isclose(half[0] / half[1], (0.6 / 0.4) * np.sqrt(0.1 / 0.9))
+    network = dataclasses.replace(load_model(WEIGHTS / "c1.json"), pen_path=dataclasses.replace(reader(), weight=0.3))
+    doc = model_to_dict(network)
+    assert parse_model(json.dumps(doc)).pen_path.weight == 0.3
+    doc["pen_path"]["weight"] = 1.5
+    with pytest.raises(ModelFormatError, match="'weight' must be between 0 and 1"):
+        parse_model(json.dumps(doc))
+    del doc["pen_path"]["weight"]
+    assert parse_model(json.dumps(doc)).pen_path.weight == 1.0  # a file from before the weight: the plain product
+
+
+def test_each_fold_s_weight_is_chosen_without_its_own_writers():
+    eye = np.eye(10)
+    labels = np.arange(10)
+    # fold 1's writer: the path alone is right; the others': the path misleads and the image is right
+    helped = (1, labels, 0.6 * eye[(labels + 1) % 10] + 0.4 * eye, eye, np.ones(10, bool))
+    misled = [
+        (k, labels, 0.7 * eye + 0.3 * eye[(labels + 1) % 10], eye[(labels + 1) % 10], np.ones(10, bool))
+        for k in range(2, 6)
+    ]
+    readings = {"a": helped, **{f"m{k}": r for k, r in enumerate(misled)}}
+    weights = pen_order.nested_weights(readings)
+    assert weights[1] < 0.5  # chosen on folds 2-5, where the path misleads: fold 1's own gain is not seen
+    assert pen_order.correct(helped, weights[1]) == 0 and pen_order.correct(helped, 1.0) == 10
+    assert all(0 <= weights[k] <= 1 for k in weights)

@@ -38,7 +38,12 @@ BATCH = 64
 LEARNING_RATE = 1e-3
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 RESULTS = WEIGHTS / "pen-order"
-READERS = ("image", "pen path", "fused")
+#: The fusion weights ``w`` tried (``digitnet.penpath.fuse``).
+WEIGHT_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+#: How ``pen-order`` reads each drawing: the weight given to the pen path (None: the path alone).
+READERS: dict[str, float | str | None] = {"image": 0.0, "pen path": None, "product (w = 1)": 1.0, "fused": "nested"}
+#: One writer's reading: fold, labels, image and path probabilities, whether the page read each drawing.
+Reading = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def add_pen_path_commands(commands: argparse._SubParsersAction) -> None:
@@ -55,6 +60,11 @@ def add_pen_path_commands(commands: argparse._SubParsersAction) -> None:
     order.add_argument("--recipe", default="cnn-pen", help="whose fold models (weights/folds/RECIPE-foldK.json)")
     order.add_argument("--writers", type=Path, help="real writers' folder (default: $DIGITNET_WRITERS)")
     order.add_argument("--write", type=Path, help=f"write the tables here (e.g. {RESULTS}), .md and .results.json")
+    order.add_argument(
+        "--set-weights",
+        action="store_true",
+        help="first write each fold model's fusion weight (chosen on the other folds) and the shipped model's",
+    )
     order.set_defaults(run=run_pen_order)
 
 
@@ -124,33 +134,82 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- the experiment
+# ---------------------------------------------------------------- the fusion's weight and the experiment
 
 
-def fold_counts(model: Network, writers: writers_data.Writers, fold: int) -> dict[str, dict[str, int]]:
-    """Per held-out writer of ``fold``: drawings, and how many each of ``READERS`` reads right."""
-    if model.pen_path is None:
-        raise ValueError(f"the fold {fold} model has no pen path reader: run digitnet fit-pen-path on it first")
-    held = writers_data.fold_writers(writers.ids(), fold)
-    counts = {}
-    for writer, drawings in writers_data.per_writer_answers(
-        dataclasses.replace(model, pen_path=None), writers.subset(held)
-    ).items():
-        labels, image, usable = drawings
-        samples = writers.samples[writer]
-        path = model.pen_path.probabilities(paths(samples, points=model.pen_path.points))
-        answers = {"image": image.argmax(axis=1), "pen path": path.argmax(axis=1), "fused": fuse(image, path).argmax(1)}
-        counts[writer] = {"drawings": len(samples)} | {
-            k: int(np.sum((a == labels) & usable)) for k, a in answers.items()
-        }
-    return counts
+def held_out_readings(recipe: str, writers: writers_data.Writers) -> dict[str, Reading]:
+    """Each writer read by the fold model that never saw them: ``{writer: (fold, labels, image, path, usable)}``,
+    the image network's and the pen path reader's probabilities kept apart."""
+    readings = {}
+    for fold, path in writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe).items():
+        model = load_model(path)
+        if model.pen_path is None:
+            raise ValueError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
+        held = writers.subset(writers_data.fold_writers(writers.ids(), fold))
+        image_only = dataclasses.replace(model, pen_path=None)
+        for writer, (labels, image, usable) in writers_data.per_writer_answers(image_only, held).items():
+            path_probabilities = model.pen_path.probabilities(
+                paths(writers.samples[writer], points=model.pen_path.points)
+            )
+            readings[writer] = (fold, labels, image, path_probabilities, usable)
+    return readings
+
+
+def correct(reading: Reading, weight: float | None) -> int:
+    """How many of a writer's drawings are read right: by the image (``weight`` 0), the fusion with ``weight``,
+    or the pen path alone (None)."""
+    _, labels, image, path, usable = reading
+    answers = path.argmax(axis=1) if weight is None else fuse(image, path, weight).argmax(axis=1)
+    return int(np.sum((answers == labels) & usable))
+
+
+def choose_weight(readings: dict[str, Reading], folds: set[int]) -> float:
+    """The grid's weight reading most drawings of the writers of ``folds`` right (ties: the smaller)."""
+    scored = [r for r in readings.values() if r[0] in folds]
+    return max(WEIGHT_GRID, key=lambda w: (sum(correct(r, w) for r in scored), -w))
+
+
+def nested_weights(readings: dict[str, Reading]) -> dict[int, float]:
+    """Fold k's weight chosen on the other folds' writers only, so no writer's figure comes from a weight
+    chosen on them."""
+    folds = set(range(1, writers_data.FOLDS + 1))
+    return {k: choose_weight(readings, folds - {k}) for k in sorted(folds)}
+
+
+def set_weights(recipe: str, writers: writers_data.Writers) -> dict[str, float]:
+    """Write each fold model's nested weight into it, and into ``weights/RECIPE.json`` (trained on all the
+    writers) the weight chosen on all five folds' held-out writers; return what was written where."""
+    from digitnet.training.cli import stored_dtype
+
+    readings = held_out_readings(recipe, writers)
+    written = {}
+    targets = {**writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe), 0: WEIGHTS / f"{recipe}.json"}
+    weights = {**nested_weights(readings), 0: choose_weight(readings, set(range(1, writers_data.FOLDS + 1)))}
+    for fold, path in targets.items():
+        if not path.is_file():
+            continue
+        model = load_model(path)
+        if model.pen_path is None:
+            raise ValueError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
+        chosen_on = "every fold's" if fold == 0 else f"the other folds' (not fold {fold})"
+        reader = dataclasses.replace(model.pen_path, weight=weights[fold])
+        summary = {**model.metadata.get("pen_path", {}), "weight_chosen_on": f"{chosen_on} held-out writers"}
+        model = dataclasses.replace(model, pen_path=reader, metadata={**model.metadata, "pen_path": summary})
+        save_model(model, path, stored_dtype(path))
+        written[str(path)] = weights[fold]
+    return written
 
 
 def pen_order(recipe: str, writers: writers_data.Writers) -> dict[str, Any]:
-    models = writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe)
-    per_writer: dict[str, dict[str, int]] = {}
-    for fold, path in models.items():
-        per_writer |= fold_counts(load_model(path), writers, fold)
+    """Every writer read by their fold model four ways (``READERS``): image, pen path, the plain product and
+    the fusion with the fold's nested weight."""
+    readings = held_out_readings(recipe, writers)
+    weights = nested_weights(readings)
+    per_writer = {
+        writer: {"drawings": len(r[1]), "fold": r[0]}
+        | {name: correct(r, weights[r[0]] if weight == "nested" else weight) for name, weight in READERS.items()}
+        for writer, r in readings.items()
+    }
     summary = {
         reader: {
             k: v
@@ -159,16 +218,24 @@ def pen_order(recipe: str, writers: writers_data.Writers) -> dict[str, Any]:
         }
         for reader in READERS
     }
-    return {"fold_models": f"weights/folds/{recipe}-foldK.json", "summary": summary, "per_writer": per_writer}
+    return {
+        "fold_models": f"weights/folds/{recipe}-foldK.json",
+        "nested_weights": weights,
+        "summary": summary,
+        "per_writer": per_writer,
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
+    weights = ", ".join(f"fold {k}: {w:g}" for k, w in result["nested_weights"].items())
     lines = [
         "# The pen's order and direction beside the image",
         "",
         f"Generated by `digitnet pen-order`: each fold model (`{result['fold_models']}`) on its held-out",
         "writers, read by its image network alone, by its pen path reader alone (fitted on the same fold's",
-        "training writers), and by the two fused as the page fuses them.",
+        "training writers), by the plain product of the two, and by the product with the path's weight `w`",
+        "(`p ∝ p_image · q^w`) chosen for each fold on the other four folds' writers only, as the page fuses",
+        f"them ({weights}).",
         "",
         "| reader | all digits | median writer | worst writer | under 95 % |",
         "|---|---|---|---|---|",
@@ -182,7 +249,11 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def run_pen_order(args: argparse.Namespace) -> int:
-    result = pen_order(args.recipe, writers_data.load_writers(args.writers))
+    writers = writers_data.load_writers(args.writers)
+    if args.set_weights:
+        for path, weight in set_weights(args.recipe, writers).items():
+            print(f"{path}: the pen path's weight is {weight:g}")
+    result = pen_order(args.recipe, writers)
     print(markdown(result))
     if args.write:
         args.write.with_suffix(".results.json").write_text(json.dumps(result, indent=1) + "\n")

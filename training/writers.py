@@ -24,7 +24,6 @@ import numpy as np
 
 from digitnet.augment import StrokeAugmentation, distort_strokes, stroke_pen
 from digitnet.network import Network, probabilities
-from digitnet.penpath import fuse, pen_paths
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import PEN, normalise_strokes
 from digitnet.strokesfile import Sample, StrokesFormatError, parse_strokes
@@ -173,9 +172,7 @@ def page_probabilities(network: Network, samples: list[Sample], batch: int = 500
     output = np.concatenate(parts) if parts else np.zeros((0, 10))
     result = probabilities(output, network.output_kind)
     if network.pen_path is not None:
-        result = fuse(
-            result, network.pen_path.probabilities(pen_paths([s.arrays() for s in samples], network.pen_path.points))
-        )
+        result = network.pen_path.fused(result, [s.arrays() for s in samples])
     return result, usable
 
 

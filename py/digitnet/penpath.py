@@ -12,12 +12,13 @@ order), each point described by
 - ``b_j`` — 1 where a new stroke begins, else 0.
 
 A small network of our layers reads the path, ``s (points · 5,)`` → ``q (10,)`` (dense, ReLU,
-dense, softmax), and its answer is fused with the image network's as a product of experts,
+dense, softmax), and its answer is fused with the image network's as a weighted product of experts,
 
-    p_fused ∝ p_image · q,
+    p_fused ∝ p_image · q^w,   0 ≤ w ≤ 1,
 
-so either reader can veto what the other finds unlikely. Pictures have no path: they are read
-by the image alone.
+so either reader can overrule what the other finds unlikely, the path less so the smaller ``w``
+(chosen on writers held out by writer: ``training/pen_order.py``). Pictures have no path: they
+are read by the image alone.
 """
 
 from __future__ import annotations
@@ -75,9 +76,11 @@ def pen_paths(drawings: list[list[np.ndarray]], points: int) -> np.ndarray:
 @dataclass
 class PenPath:
     """``q = layers(s)``: a path ``s (n, points · PER_POINT)`` (``pen_path``) → probabilities ``q (n, 10)``;
-    the first layer is dense, the last a softmax (e.g. dense 160 → 128, ReLU, dense 128 → 10, softmax)."""
+    the first layer is dense, the last a softmax (e.g. dense 160 → 128, ReLU, dense 128 → 10, softmax);
+    ``weight`` is ``w`` of the fusion."""
 
     layers: list[Layer]
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not (self.layers and isinstance(self.layers[0], Dense)) or self.layers[0].n_in % PER_POINT:
@@ -95,8 +98,13 @@ class PenPath:
                 a = layer.forward(a)
         return a
 
+    def fused(self, image: np.ndarray, drawings: list[list[np.ndarray]]) -> np.ndarray:
+        """The image's probabilities ``(n, 10)`` fused with this reader's for the same ``drawings``."""
+        return fuse(image, self.probabilities(pen_paths(drawings, self.points)), self.weight)
 
-def fuse(image: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """``p_fused ∝ p_image · q`` row by row, for probabilities ``(n, 10)`` (or one row ``(10,)``)."""
-    product = np.maximum(image, FLOOR) * np.maximum(path, FLOOR)
+
+def fuse(image: np.ndarray, path: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """``p_fused ∝ p_image · q^w`` row by row, for probabilities ``(n, 10)`` (or one row ``(10,)``)."""
+    logs = np.log(np.maximum(image, FLOOR)) + weight * np.log(np.maximum(path, FLOOR))
+    product = np.exp(logs - logs.max(axis=-1, keepdims=True))
     return product / product.sum(axis=-1, keepdims=True)

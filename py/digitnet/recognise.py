@@ -9,7 +9,6 @@ import numpy as np
 from digitnet.inside import look_inside
 from digitnet.memory import Memory
 from digitnet.network import Network, confidence, probabilities
-from digitnet.penpath import fuse, pen_paths
 from digitnet.preprocess import NoDigitError, normalise
 from digitnet.strokes import checked_strokes, normalise_strokes
 
@@ -125,8 +124,7 @@ def with_pen_path(network: Network, recognition: Recognition, strokes: list[np.n
     path reader's (``digitnet.penpath.fuse``); unchanged for a network without one."""
     if network.pen_path is None or recognition.digit is None:
         return recognition
-    path = network.pen_path.probabilities(pen_paths([strokes], network.pen_path.points))[0]
-    fused = fuse(recognition.probabilities, path)
+    fused = network.pen_path.fused(recognition.probabilities[None, :], [strokes])[0]
     recognition.probabilities = fused
     recognition.digit = int(np.argmax(fused))
     recognition.confidence = float(fused.max())
