@@ -199,12 +199,7 @@ CHECK_LAYERS = ("dense", "relu", "sigmoid")
 def _parse_digit_check(entry: Any, where: str) -> DigitCheck:
     """``{"layers": [...]}``: dense, ReLU and sigmoid layers, from a dense layer of n inputs to one sigmoid
     output; ``_checked`` matches n to the network."""
-    if not isinstance(entry, dict):
-        raise ModelFormatError(f"{where}: expected an object with layers")
-    layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
-    for i, layer in enumerate(layers):
-        if layer.kind not in CHECK_LAYERS:
-            raise ModelFormatError(f"{where} layer {i}: a digit check has only {', '.join(CHECK_LAYERS)} layers")
+    layers = _reader_layers(entry, where, CHECK_LAYERS, "a digit check")
     if not layers or layers[0].kind != "dense":
         raise ModelFormatError(f"{where}: the first layer must be dense")
     if _chain(layers, (layers[0].n_in,), where)[0] != (1,) or layers[-1].kind != "sigmoid":
@@ -219,18 +214,24 @@ PEN_PATH_LAYERS = ("dense", "relu", "sigmoid", "softmax")
 def _parse_pen_path(entry: Any, where: str) -> PenPath:
     """``{"weight": w, "layers": [...]}``: the fusion's weight in [0, 1] (1 when absent) and dense and activation
     layers, from a dense layer of ``points · PER_POINT`` inputs to a softmax of 10 outputs."""
-    if not isinstance(entry, dict):
-        raise ModelFormatError(f"{where}: expected an object with layers")
-    layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
-    for i, layer in enumerate(layers):
-        if layer.kind not in PEN_PATH_LAYERS:
-            raise ModelFormatError(f"{where} layer {i}: a pen path reader has only {', '.join(PEN_PATH_LAYERS)} layers")
+    layers = _reader_layers(entry, where, PEN_PATH_LAYERS, "a pen path reader")
     if not layers or layers[0].kind != "dense" or layers[0].n_in % PER_POINT:
         raise ModelFormatError(f"{where}: the first layer must be dense, with a multiple of {PER_POINT} inputs")
     if _chain(layers, (layers[0].n_in,), where)[0] != (N_CLASSES,) or layers[-1].kind != "softmax":
         raise ModelFormatError(f"{where}: the last layer must be a softmax of {N_CLASSES} outputs")
     weight = EntryReader(entry, where).number("weight", 0.0, 1.0) if "weight" in entry else 1.0
     return PenPath(layers, weight)
+
+
+def _reader_layers(entry: Any, where: str, kinds: tuple[str, ...], what: str) -> list[Layer]:
+    """The layers of a small reader beside the network, ``{"layers": [...]}``, each of one of ``kinds``."""
+    if not isinstance(entry, dict):
+        raise ModelFormatError(f"{where}: expected an object with layers")
+    layers = [_parse_layer(e, f"{where} layer {i}") for i, e in enumerate(EntryReader(entry, where).array("layers"))]
+    for i, layer in enumerate(layers):
+        if layer.kind not in kinds:
+            raise ModelFormatError(f"{where} layer {i}: {what} has only {', '.join(kinds)} layers")
+    return layers
 
 
 def _parse_layer(entry: Any, where: str) -> Layer:
