@@ -108,6 +108,7 @@ export function createInside({ view, worker, onOpen }) {
   let units = null; // { model, units, side, weights, tiles, panel } for the current model
   let model = "";
   let panelNodes = [];
+  let numberMode = false;
 
   function isOpen() {
     return view.open;
@@ -261,7 +262,11 @@ export function createInside({ view, worker, onOpen }) {
       view.dataset.winner = String(result.inside.winner);
       view.dataset.ms = (performance.now() - started).toFixed(2); // drawing it, on the page's thread
     },
-    clear() {
+    clear(number = numberMode) {
+      numberMode = number;
+      empty.textContent = number
+        ? "It shows one digit: choose “One digit” and draw one."
+        : "Draw a digit to see inside the network.";
       last = null;
       empty.hidden = false;
       why.hidden = layersSection.hidden = true;

@@ -5,7 +5,7 @@
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
 import { setupMyDigits } from "./mydigits.js";
-import { clearNumber, drawOverlay, numberMode, setUpNumbers, showNumber, showPicture } from "./numbers.js";
+import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNumbers, showNumber, showPicture } from "./numbers.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -26,8 +26,11 @@ const requests = { busy: false, pending: false, lastSent: 0, timer: null };
 const modelPaths = new Map(); // model file name → the file the site ships (models/NAME.json.gz)
 const modelUrl = (file) => `models/${modelPaths.get(file) || file}`;
 let outputKind = "softmax";
-let shown = null; // the answer shown for the current drawing: { digit, image }
+let shown = null; // the answer shown for the current drawing: { digit, image }, or { refused }
 let loadTimer = null;
+let loadStarted = 0; // when loading the model was asked for (0: the page's start)
+let inUse = null; // the model the recogniser holds: { value, name }
+let padSize = null; // [width, height] of the pad the strokes fit
 
 // ---------------------------------------------------------------- state and status
 
@@ -49,10 +52,18 @@ function penWidth() {
 }
 
 function resizePad() {
+  const [width, height] = [pad.clientWidth, pad.clientHeight];
   const ratio = window.devicePixelRatio || 1;
-  pad.width = Math.round(pad.clientWidth * ratio);
-  pad.height = Math.round(pad.clientHeight * ratio);
-  redraw();
+  pad.width = Math.round(width * ratio);
+  pad.height = Math.round(height * ratio);
+  if (!width || !height) return;
+  const scale = padSize ? Math.min(width / padSize[0], height / padSize[1]) : 1;
+  padSize = [width, height];
+  if (!drawing.strokes.length || scale === 1) return redraw();
+  // the drawing follows the pad
+  drawing.strokes = drawing.strokes.map((stroke) => stroke.map(([x, y]) => [x * scale, y * scale]));
+  if (drawing.current) drawing.current = drawing.strokes.at(-1);
+  changed(false);
 }
 
 function redraw() {
@@ -86,9 +97,12 @@ function drawStroke(points) {
   context.stroke();
 }
 
+// A point of the pad's drawing area, held within it.
 function pointOf(event) {
   const box = pad.getBoundingClientRect();
-  return [event.clientX - box.left, event.clientY - box.top];
+  const x = event.clientX - box.left - pad.clientLeft;
+  const y = event.clientY - box.top - pad.clientTop;
+  return [Math.min(Math.max(x, 0), pad.clientWidth), Math.min(Math.max(y, 0), pad.clientHeight)];
 }
 
 function changed(live) {
@@ -102,6 +116,7 @@ function changed(live) {
 pad.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
+  pad.focus({ preventScroll: true, focusVisible: false }); // for the keys 0–9 and Enter
   if (!drawing.strokes.length) clearNumber(); // a new drawing replaces an opened picture
   pad.setPointerCapture(event.pointerId);
   drawing.current = [pointOf(event)];
@@ -208,11 +223,12 @@ function showNothing(strokes = completedStrokes()) {
   prediction.dataset.probs = "[]";
   delete prediction.dataset.memory;
   prediction.dataset.strokes = String(strokes);
-  confidenceLine.textContent = drawing.strokes.length ? "" : "Draw a digit to begin.";
+  const begin = numberMode() ? "Write a number to begin." : "Draw a digit to begin.";
+  confidenceLine.textContent = drawing.strokes.length ? "" : begin;
   hint.hidden = true;
   showBars(new Array(10).fill(0), -1);
   showSeen(null);
-  inside.clear();
+  inside.clear(numberMode());
 }
 
 function showResult(result) {
@@ -223,6 +239,7 @@ function showResult(result) {
   }
   if (result.digit === null || result.digit === undefined) {
     showNothing(result.strokes);
+    shown = { refused: result.reason };
     confidenceLine.textContent = `No digit: ${result.reason}.`;
     return;
   }
@@ -302,6 +319,7 @@ worker.addEventListener("message", ({ data }) => {
   } else if (data.type === "ready") {
     clearTimeout(loadTimer);
     outputKind = data.info.output_kind;
+    inUse = { value: modelSelect.value, name: data.info.name.replace(/\.json$/, "") };
     inside.modelChanged(data.info.name);
     myDigits.modelReady(data.info.memory);
     const accuracy = typeof data.info.test_accuracy === "number" ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
@@ -309,7 +327,8 @@ worker.addEventListener("message", ({ data }) => {
     modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
     document.body.dataset.readyAt = performance.now().toFixed(0);
     document.body.dataset.python = data.python; // "kept snapshot", "shipped snapshot" or "fresh start" (web/python.js)
-    setState("ready", `Ready: model ${data.info.name.replace(/\.json$/, "")} (${data.seconds.toFixed(1)} s to load).`);
+    const seconds = (performance.now() - loadStarted) / 1000;
+    setState("ready", `Ready: model ${inUse.name} (${seconds.toFixed(1)} s to load).`);
     keepOffline();
     if (drawing.strokes.length) requestPrediction(false);
   } else if (data.type === "snapshot") {
@@ -331,10 +350,42 @@ worker.addEventListener("message", ({ data }) => {
   } else if (data.type === "error" && (data.context === "feedforward" || data.context === "memory")) {
     replies.get(data.id)?.(data);
     replies.delete(data.id);
+  } else if (data.type === "error" && data.context === "model" && inUse) {
+    keepModel(data);
   } else if (data.type === "error") {
     fail(data.message);
   }
 });
+
+// A model not loaded: the one in use stays.
+function keepModel(error) {
+  clearTimeout(loadTimer);
+  const option = modelSelect.selectedOptions[0];
+  const name = optionName(option);
+  if (error.unreachable) markOffline(option, true);
+  modelSelect.value = inUse.value;
+  myDigits.modelChanged();
+  const why = error.unreachable ? "is not available offline" : `could not be loaded (${error.message})`;
+  setState("ready", `Model ${name} ${why}: still using ${inUse.name}.`);
+  if (drawing.strokes.length) requestPrediction(false);
+}
+
+const optionName = (option) => option?.textContent.split(" — ")[0] || modelSelect.value;
+
+// Offline, the selector marks the site's models not kept for offline use.
+function markOffline(option, unavailable) {
+  option.dataset.label ??= option.textContent;
+  option.textContent = option.dataset.label + (unavailable ? " · not available offline" : "");
+}
+
+async function checkOffline() {
+  if (!navigator.serviceWorker?.controller) return;
+  for (const option of modelSelect.options) {
+    if (modelPaths.has(option.value)) markOffline(option, !navigator.onLine && !(await caches.match(modelUrl(option.value))));
+  }
+}
+window.addEventListener("offline", checkOffline);
+window.addEventListener("online", checkOffline);
 
 async function loadModels() {
   const response = await fetch("models/index.json");
@@ -358,7 +409,8 @@ async function loadModels() {
 }
 
 function selectModel() {
-  const name = modelSelect.selectedOptions[0]?.textContent.split(" — ")[0] || modelSelect.value;
+  const name = optionName(modelSelect.selectedOptions[0]);
+  if (inUse) loadStarted = performance.now();
   setState("loading", `Loading model ${name}…`);
   clearTimeout(loadTimer);
   loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
@@ -392,8 +444,8 @@ const myDigits = setupMyDigits({
   pad,
   modelSelect,
   drawing: () => ({ strokes: drawing.strokes, canvas: [pad.clientWidth, pad.clientHeight] }),
-  answer: () => shown,
-  clear: clearPad,
+  answer: () => numberAnswer(drawing.version) ?? shown, // a number's selected digit
+  next: () => (numberAnswer(drawing.version)?.strokes && keptDigit()) || clearPad(), // once kept
   select: selectModel,
   modelUrl,
   // the recogniser's memory of kept drawings: { action: "remember" | "replace" | "forget", text, ids }
@@ -409,10 +461,8 @@ setState("loading", "Loading the recogniser…");
 document.body.dataset.padReadyAt = performance.now().toFixed(0); // the pad takes input from here on
 loadModels().catch((error) => fail(error.message));
 
-// The offline copy is made once the recogniser is ready, not at once: the service worker's download
-// of the whole site (19 MB with Pyodide then, 24 MB with its Python snapshot now) competed with
-// Pyodide's start for the processor and delayed the first answer by 0.3 s (median of 5 paired cold
-// loads, 4.05 → 3.76 s).
+// The offline copy is made once the recogniser is ready, not at once: the service worker's download of
+// the whole site competed with Pyodide's start and delayed the first answer (docs/performance.md).
 let offlineRequested = false;
 function keepOffline() {
   if (offlineRequested || !("serviceWorker" in navigator)) return;
@@ -422,6 +472,7 @@ function keepOffline() {
     .then(() => navigator.serviceWorker.ready)
     .then(() => {
       document.body.dataset.offline = "ready";
+      checkOffline();
     })
     .catch((error) => console.warn("offline use unavailable:", error));
 }

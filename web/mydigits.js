@@ -102,20 +102,24 @@ export function setupMyDigits(page) {
 
   const memorise = (samples) => ({ text: strokesFile(samples), ids: samples.map((s) => s.id) });
 
+  // Keep the drawing, or a number's selected digit, with the label pressed (null: ✓, the answer's).
   async function keep(label) {
     const asked = performance.now();
     const drawing = page.drawing();
-    const shown = page.answer();
+    const shown = page.answer(); // { digit, image, strokes? }, { refused }, { picture } or null
+    if (shown?.picture) return status("Only drawings can be kept, not pictures.");
     if (!drawing.strokes.length) return status("Draw a digit first, then say which it is.");
-    if (label === null && !shown) return status("There is no answer to confirm yet: press the digit you drew.");
+    if (!shown) return status("Wait for the answer, then say which digit it is.");
+    if (shown.refused) return status("This mark cannot be kept: the reader found no digit in it.");
+    const strokes = shown.strokes ? shown.strokes.map((i) => drawing.strokes[i]) : drawing.strokes;
     const sample = {
       label: label ?? shown.digit,
-      strokes: drawing.strokes.map((s) => s.map(([x, y]) => [x, y])),
+      strokes: strokes.map((s) => s.map(([x, y]) => [x, y])),
       canvas: drawing.canvas,
       model: page.modelSelect.value,
-      answer: shown ? shown.digit : null,
+      answer: shown.digit,
       time: new Date().toISOString(),
-      image: shown ? shown.image.map((v) => Math.round(255 * v)) : null,
+      image: shown.image.map((v) => Math.round(255 * v)),
     };
     if (state.samples.some((s) => keyOf(s) === keyOf(sample))) return status("This drawing is already kept.");
     sample.id = await transact(state.db, "samples", "readwrite", (store) => store.add(sample));
@@ -124,9 +128,11 @@ export function setupMyDigits(page) {
     teach({ action: "remember", ...memorise([sample]) }).then((reply) => {
       if (reply) document.body.dataset.memoryMs = (performance.now() - asked).toFixed(1); // kept → in use
     });
-    page.clear();
-    const verdict = sample.answer === sample.label ? "right" : `read as ${sample.answer ?? "nothing"}`;
-    status(`Kept a ${sample.label} (${verdict}). ${state.samples.length} drawings kept.`);
+    page.next();
+    const verdict = sample.answer === sample.label ? "right" : `read as ${sample.answer}`;
+    const n = state.samples.length;
+    const kept = `${sample.label === 8 ? "an" : "a"} ${sample.label}`;
+    status(`Kept ${kept} (${verdict}). ${n} drawing${n === 1 ? "" : "s"} kept.`);
     render();
   }
 
@@ -443,7 +449,11 @@ export function setupMyDigits(page) {
         : value.startsWith(ADAPTED)
           ? state.adapted.get(baseOf(value))?.text
           : undefined,
-    modelChanged: updateAdaptButton,
+    // The model in the selector changed: remember it for the next visit.
+    modelChanged() {
+      remember(page.modelSelect.value);
+      updateAdaptButton();
+    },
     // Called once a model is loaded: the kept drawings its memory reads with (digitnet.webapp.memory_state).
     modelReady(memory) {
       document.body.dataset.memory = String(memory.size);

@@ -2,18 +2,22 @@
 // digits) and "Open a picture" (a photo or scan read by the worker, Pillow loaded on first use).
 // The answer: #prediction holds the whole number, data-digits a JSON list of
 // {digit, probabilities, box}; the pad shows a box around each digit with its answer.
+// #digit-choice: a button per digit, to select the one "It's a" labels.
 
 const prediction = document.getElementById("prediction");
 const confidenceLine = document.getElementById("confidence");
 const hint = document.getElementById("hint");
 const pad = document.getElementById("pad");
 const padArea = document.querySelector(".pad-area");
+const choice = document.getElementById("digit-choice");
 const modeInputs = [...document.querySelectorAll("input[name=mode]")];
 const pictureInputs = [document.getElementById("picture"), document.getElementById("camera")];
 
 const LOW_CONFIDENCE = 0.5;
-// boxes: [{box: [x, y, w, h] in pad pixels, label, low}]; picture: {bitmap, width, height} or null
-const shown = { boxes: [], picture: null, pictureId: 0 };
+// toPad: a box in pad pixels; kept: the digits labelled; version: the drawing's (main.js); refused: why
+// nothing was read; picture: {bitmap, width, height} or null
+const shown = { digits: [], toPad: null, selected: 0, kept: new Set(), refused: null, picture: null };
+let pictureId = 0;
 let page = null; // main.js's helpers: {worker, redraw, showBars, showSeen, clearPad, penWidth}
 
 export function numberMode() {
@@ -23,10 +27,7 @@ export function numberMode() {
 export function setUpNumbers(helpers) {
   page = helpers;
   const wanted = new URLSearchParams(location.search).get("mode");
-  for (const input of modeInputs) {
-    input.checked = input.value === (wanted === "number" ? "number" : "digit");
-    input.addEventListener("change", () => setMode(input.value));
-  }
+  for (const input of modeInputs) input.addEventListener("change", () => setMode(input.value));
   setMode(wanted === "number" ? "number" : "digit");
   for (const input of pictureInputs) {
     input.addEventListener("change", () => {
@@ -38,9 +39,14 @@ export function setUpNumbers(helpers) {
   document.getElementById("camera-button").hidden = !matchMedia("(pointer: coarse)").matches;
 }
 
-function setMode(mode) {
+function showMode(mode) {
+  for (const input of modeInputs) input.checked = input.value === mode;
   padArea.classList.toggle("number", mode === "number");
   prediction.classList.toggle("number", mode === "number");
+}
+
+function setMode(mode) {
+  showMode(mode);
   page.clearPad();
 }
 
@@ -49,7 +55,11 @@ function setMode(mode) {
 // A number read from strokes or from a picture: the number, the per-digit answers and boxes.
 export function showNumber(result, toPad = strokeBox) {
   const digits = result.digits || [];
-  shown.boxes = digits.map((d) => ({ box: toPad(d.box), label: String(d.digit), low: d.low_confidence }));
+  // the same drawing read again: the same digit selected, the same kept
+  const again = result.version === shown.version && digits.length === shown.digits.length;
+  const kept = again ? shown.kept : new Set();
+  const refused = digits.length ? null : result.reason;
+  Object.assign(shown, { digits, toPad, kept, refused, version: result.version });
   prediction.textContent = result.number;
   prediction.dataset.digits = JSON.stringify(
     digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box })),
@@ -62,23 +72,63 @@ export function showNumber(result, toPad = strokeBox) {
     hint.hidden = true;
     page.showBars(new Array(10).fill(0), -1);
     page.showSeen(null);
+    showChoice();
     page.redraw();
     return;
   }
-  // the bars and the 28 × 28 image are those of the digit the network is least sure of
+  // the digit the network is least sure of is selected first
   const weakest = digits.reduce((a, b) => (b.confidence < a.confidence ? b : a));
   const index = digits.indexOf(weakest);
-  prediction.dataset.probs = JSON.stringify(weakest.probabilities);
   const percent = (100 * weakest.confidence).toFixed(0);
   confidenceLine.textContent =
     digits.length === 1
       ? `Probability ${percent} %`
       : `${digits.length} digits; least sure of digit ${index + 1} (${weakest.digit}): ${percent} %`;
   hint.hidden = !digits.some((d) => d.confidence < LOW_CONFIDENCE);
-  hint.textContent = "Not sure of a digit marked in red: try writing it again, larger or more clearly.";
-  page.showBars(weakest.probabilities, weakest.digit);
-  page.showSeen(weakest.image);
+  hint.textContent = "Not sure of a digit marked in red: write it again, larger or more clearly.";
+  select(again ? shown.selected : index);
+}
+
+// The digit the bars show and the "It's a" buttons label.
+function select(index) {
+  const digit = shown.digits[index];
+  shown.selected = index;
+  prediction.dataset.probs = JSON.stringify(digit.probabilities);
+  page.showBars(digit.probabilities, digit.digit);
+  page.showSeen(digit.image);
+  showChoice();
   page.redraw();
+}
+
+// A button per digit (the row keeps its place in number mode).
+function showChoice() {
+  const digits = shown.digits;
+  choice.hidden = !numberMode();
+  if (digits.length < 2) return choice.replaceChildren();
+  const buttons = digits.map((d, i) => {
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: String(d.digit) });
+    button.setAttribute("aria-pressed", String(i === shown.selected));
+    button.addEventListener("click", () => select(i));
+    return button;
+  });
+  choice.replaceChildren(Object.assign(document.createElement("span"), { textContent: "Digit" }), ...buttons);
+}
+
+// What "It's a" labels: {digit, image, strokes (places in the drawing)}, {refused}, {picture} or null.
+export function numberAnswer(version) {
+  if (shown.picture) return { picture: true };
+  if (version !== shown.version) return null;
+  if (shown.refused) return { refused: shown.refused };
+  const digit = shown.digits[shown.selected];
+  return digit ? { digit: digit.digit, image: digit.image, strokes: digit.stroke_indices } : null;
+}
+
+// The selected digit is kept: select the first one not kept; false when every digit is.
+export function keptDigit() {
+  shown.kept.add(shown.selected);
+  const next = shown.digits.findIndex((_, i) => !shown.kept.has(i));
+  if (next >= 0) select(next);
+  return next >= 0;
 }
 
 // A box around strokes' centre lines, widened by half the pen to surround the ink.
@@ -88,11 +138,11 @@ function strokeBox([x, y, w, h]) {
 }
 
 export function clearNumber() {
-  shown.boxes = [];
-  shown.picture = null;
-  shown.pictureId += 1; // a picture still being read is no longer wanted
+  Object.assign(shown, { digits: [], toPad: null, kept: new Set(), refused: null, picture: null, version: null });
+  pictureId += 1; // a picture still being read is no longer wanted
   delete prediction.dataset.digits;
   hint.textContent = "Not sure: try drawing the digit again, larger or more clearly.";
+  showChoice();
 }
 
 // Drawn under the strokes: the opened picture, fitted in the pad; the digits' boxes and answers.
@@ -103,14 +153,15 @@ export function drawOverlay(context) {
     if (bitmap) context.drawImage(bitmap, fit.left, fit.top, fit.scale * fit.width, fit.scale * fit.height);
   }
   context.save();
-  context.lineWidth = 2;
   context.font = "bold 16px system-ui, sans-serif";
-  for (const { box, label, low } of shown.boxes) {
-    const [x, y, w, h] = box;
+  shown.digits.forEach((d, i) => {
+    const [x, y, w, h] = shown.toPad(d.box);
+    const low = d.low_confidence;
+    context.lineWidth = i === shown.selected && shown.digits.length > 1 ? 4 : 2;
     context.strokeStyle = context.fillStyle = low ? "#e63946" : "#2a9d8f";
     context.strokeRect(x - 4, y - 4, w + 8, h + 8);
-    context.fillText(low ? `${label}?` : label, x - 4, Math.max(14, y - 8));
-  }
+    context.fillText(low ? `${d.digit}?` : String(d.digit), x - 4, Math.max(14, y - 8));
+  });
   context.restore();
 }
 
@@ -130,14 +181,14 @@ function pictureFit({ width, height }) {
 async function openPicture(file) {
   if (document.body.dataset.state !== "ready") return;
   page.clearPad();
-  const id = ++shown.pictureId;
+  const id = ++pictureId;
   confidenceLine.textContent = `Reading ${file.name}…`;
   prediction.dataset.picture = "reading";
   const bytes = new Uint8Array(await file.arrayBuffer());
   page.worker.postMessage({ type: "picture", id, bytes }, [bytes.buffer]);
   // the browser shows the picture upright (EXIF orientation), as Python reads it
   const bitmap = await createImageBitmap(file).catch(() => null);
-  if (id === shown.pictureId && bitmap) {
+  if (id === pictureId && bitmap) {
     shown.picture = { ...(shown.picture || {}), bitmap, width: bitmap.width, height: bitmap.height };
     page.redraw();
   }
@@ -145,7 +196,7 @@ async function openPicture(file) {
 
 // The worker's answer for a picture: {number, digits, size, ms} or {type: "error", message}.
 export function showPicture(data) {
-  if (data.id !== shown.pictureId) return;
+  if (data.id !== pictureId) return;
   prediction.dataset.picture = data.type === "error" ? "error" : "read";
   if (data.type === "error") {
     clearNumber();
@@ -158,6 +209,7 @@ export function showPicture(data) {
   }
   const [width, height] = data.size;
   shown.picture = { bitmap: shown.picture?.bitmap, width, height };
+  if (data.digits.length > 1) showMode("number"); // several digits are a number, shown on the wide pad
   const toPad = ([x, y, w, h]) => {
     const fit = pictureFit(shown.picture);
     return [fit.left + fit.scale * x, fit.top + fit.scale * y, fit.scale * w, fit.scale * h];

@@ -207,8 +207,11 @@ export function reason(error) {
 }
 
 // The site ships models gzipped (float16 tensors): inflate them with the browser's own decoder.
+// A file not fetched at all (offline) is `unreachable`.
 export async function fetchModel(url) {
-  const response = await fetch(url);
+  const response = await fetch(url).catch((error) => {
+    throw Object.assign(new Error(`model file ${url} could not be fetched (${error.message})`), { unreachable: true });
+  });
   if (!response.ok) throw new Error(`model file ${url}: HTTP ${response.status} ${response.statusText}`);
   if (!url.endsWith(".gz")) return response.text();
   try {

@@ -4,7 +4,6 @@
 
 import { fetchModel, loadPackage, pythonStart, reason, startPython, toJs } from "./python.js";
 
-const started = performance.now();
 const post = (message) => self.postMessage(message);
 
 const webapp = startPython(post, "digitnet.webapp");
@@ -29,7 +28,7 @@ async function handle(message) {
   const app = await webapp;
   if (message.type === "model") {
     const info = toJs(app.load(await text, message.name));
-    post({ type: "ready", info, seconds: (performance.now() - started) / 1000, python: pythonStart });
+    post({ type: "ready", info, python: pythonStart });
   } else if (message.type === "predict") {
     // one digit, or (number mode) the strokes grouped into digits
     const t0 = performance.now();
@@ -62,5 +61,7 @@ async function handle(message) {
 }
 
 self.addEventListener("message", ({ data }) => {
-  handle(data).catch((error) => post({ type: "error", context: data.type, id: data.id, message: reason(error) }));
+  handle(data).catch((error) => {
+    post({ type: "error", context: data.type, id: data.id, message: reason(error), unreachable: error.unreachable });
+  });
 });

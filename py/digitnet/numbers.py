@@ -25,7 +25,7 @@ import numpy as np
 from digitnet.digitcheck import GEOMETRY, check_features, span_geometry
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
-from digitnet.recognise import Recognition, recognise_strokes, with_pen_path
+from digitnet.recognise import Recognition, recognise_strokes
 from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: The longest number the page reads.
@@ -75,16 +75,20 @@ CHECK_WEIGHT = 0.5
 
 @dataclass
 class DigitReading:
-    """One digit of a number: the recognition and its ``box`` ``(x, y, w, h)`` in input coordinates."""
+    """One digit of a number: the recognition and its ``box`` ``(x, y, w, h)`` in input coordinates; for a
+    number drawn, ``stroke_indices`` are the strokes it is made of (their places in the drawing, as drawn)."""
 
     recognition: Recognition
     box: tuple[float, float, float, float]
+    stroke_indices: tuple[int, ...] = ()
 
     def as_dict(self, image: bool = True) -> dict:
         out = self.recognition.as_dict()
         if not image:
             del out["image"]
         out["box"] = [round(float(v), 2) for v in self.box]
+        if self.stroke_indices:
+            out["stroke_indices"] = list(self.stroke_indices)
         return out
 
 
@@ -148,9 +152,9 @@ class Candidates:
     def members(self, span: tuple[int, int]) -> list[np.ndarray]:
         return [self.strokes[i] for a in range(*span) for i in self.atoms[a]]
 
-    def drawn(self, span: tuple[int, int]) -> list[np.ndarray]:
-        """The strokes of ``span`` in the order they were drawn."""
-        return [self.strokes[i] for i in sorted(i for a in range(*span) for i in self.atoms[a])]
+    def indices(self, span: tuple[int, int]) -> tuple[int, ...]:
+        """The places of the strokes of ``span`` in ``strokes``, in the order they were drawn."""
+        return tuple(sorted(i for a in range(*span) for i in self.atoms[a]))
 
 
 def recognise_number(network: Network, strokes: list[np.ndarray], canvas_size: float) -> NumberReading:
@@ -159,7 +163,11 @@ def recognise_number(network: Network, strokes: list[np.ndarray], canvas_size: f
     ``canvas_size`` is the canvas's larger side: marks much smaller than it are not
     digits (dropped).
     """
-    return read_candidates(network, stroke_candidates(strokes, canvas_size))
+    reading = read_candidates(network, stroke_candidates(strokes, canvas_size))
+    drawn = [i for i, s in enumerate(strokes) if np.asarray(s).size]  # the strokes read: empty ones are dropped
+    for d in reading.digits:
+        d.stroke_indices = tuple(drawn[i] for i in d.stroke_indices)
+    return reading
 
 
 def stroke_candidates(strokes: list[np.ndarray], canvas_size: float) -> Candidates:
@@ -220,11 +228,12 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
         return NumberReading(reason=TOO_MANY_DIGITS)
     if best == [(0, len(found.atoms))]:
         single = recognise_strokes(network, found.strokes, found.canvas_size)
-        return NumberReading([DigitReading(single, stroke_box(found.strokes))])
+        return NumberReading([DigitReading(single, stroke_box(found.strokes), tuple(range(len(found.strokes))))])
     boxes = dict(zip(found.spans, found.boxes, strict=True))
-    return NumberReading(
-        [DigitReading(with_pen_path(network, recognised[span], found.drawn(span)), boxes[span]) for span in best]
-    )
+    # the digits of a number are read by the image alone: the pen path reader is fitted and its weight chosen on
+    # single digits, and on numbers it has not been shown to help (weights/numbers.md reads traced digits, whose
+    # stroke order is the tracing's, not a writer's)
+    return NumberReading([DigitReading(recognised[span], boxes[span], found.indices(span)) for span in best])
 
 
 def recognise_spans(network: Network, found: Candidates) -> tuple[list[Recognition], np.ndarray | None]:
