@@ -60,8 +60,8 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     # 40 drawings of one style, labelled through the buttons, the keys 0–9 and Enter (✓)
     drawings, labels = styled_set(40, seed=1, size=size)
     # the model the page uses: the float16 copy the site ships
-    shipped = tmp_path / "cnn.json"
-    shipped.write_bytes(gzip.decompress((site / "models" / "cnn.json.gz").read_bytes()))
+    shipped = tmp_path / "cnn-pen.json"
+    shipped.write_bytes(gzip.decompress((site / "models" / "cnn-pen.json.gz").read_bytes()))
     base = load_model(shipped)
     for i, (strokes, label) in enumerate(zip(drawings, labels, strict=True)):
         draw(page, strokes)
@@ -92,7 +92,7 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     bad = b'{"format": "digitnet-strokes", "version": 1, "samples": [{"label": 12, "strokes": [], "canvas": [1, 1]}]}'
     message = import_file(page, "bad.json", bad)
     assert "sample 1: the label must be a whole number from 0 to 9, not 12" in message, message
-    message = import_file(page, "cnn.json", (ROOT / "weights" / "c1.json").read_bytes())
+    message = import_file(page, "cnn-pen.json", (ROOT / "weights" / "c1.json").read_bytes())
     assert "this is not a digitnet strokes file" in message, message
     assert import_file(page, "junk.json", b"\x89PNG").startswith("Could not import junk.json")
     assert page.evaluate(SAMPLES) == 40 and exported(page) == first
@@ -102,7 +102,7 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     wait_until(page, "document.getElementById('adapt-progress').value > 0.1", 120)
     page.click("#adapt-cancel")
     wait_until(page, "document.body.dataset.adapt === 'cancelled'")
-    assert page.input_value("#model") == "cnn.json"
+    assert page.input_value("#model") == "cnn-pen.json"
     assert page.eval_on_selector_all("#model option", "o => o.filter(x => x.value.startsWith('adapted:')).length") == 0
 
     # adapt: before → after, the adapted model selected
@@ -112,7 +112,7 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     report = json.loads(page.get_attribute("#adapt-status", "data-report"))
     assert report["person_after"] > report["person_before"]
     assert report["holdout_after"] >= report["holdout_before"] - 1
-    assert page.input_value("#model") == "adapted:cnn.json"
+    assert page.input_value("#model") == "adapted:cnn-pen.json"
     wait_ready(page)
 
     # a fresh set of the same style is read better; MNIST stays within a point
@@ -149,19 +149,19 @@ def test_teach_the_page_your_handwriting(browser, served, site, tmp_path, mnist_
     wait_ready(page)
     wait_until(page, "document.body.dataset.mydigits === 'ready'")
     assert page.evaluate(SAMPLES) == 40
-    wait_until(page, "document.getElementById('model').value === 'adapted:cnn.json'")
+    wait_until(page, "document.getElementById('model').value === 'adapted:cnn-pen.json'")
     wait_ready(page)
     assert np.max(np.abs(load_model(out).feedforward(x) - page_outputs(page, x))) <= 1e-5
 
     # revert, then delete the adapted model
     page.click("#use-original")
     wait_ready(page)
-    assert page.input_value("#model") == "cnn.json"
+    assert page.input_value("#model") == "cnn-pen.json"
     assert np.max(np.abs(base.feedforward(x) - page_outputs(page, x))) <= 1e-5
-    page.select_option("#model", "adapted:cnn.json")
+    page.select_option("#model", "adapted:cnn-pen.json")
     wait_ready(page)
     page.click("#delete-adapted")
-    wait_until(page, "document.getElementById('model').value === 'cnn.json'")
+    wait_until(page, "document.getElementById('model').value === 'cnn-pen.json'")
     wait_ready(page)
     assert page.eval_on_selector_all("#model option", "o => o.filter(x => x.value.startsWith('adapted:')).length") == 0
     assert errors == []

@@ -245,7 +245,7 @@ def run_build_site(args: argparse.Namespace) -> int:
     else:
         print(f"no Python snapshot ({snapshot['skipped']}): a first visit starts Python afresh")
     if summary["without_pyodide"] > SITE_BUDGET_WITHOUT_PYODIDE:
-        print(f"note: over the {SITE_BUDGET_WITHOUT_PYODIDE / 1e6:.0f} MB budget for the site without Pyodide")
+        print(f"note: over the {SITE_BUDGET_WITHOUT_PYODIDE / 1e6:.1f} MB budget for the site without Pyodide")
     return 0
 
 
@@ -483,10 +483,10 @@ def add_predict(commands) -> None:
 DEFAULT_MODEL = next(
     (
         p
-        for p in (DEFAULT_WEIGHTS / "cnn.json", Path(__file__).resolve().parent.parent / "models" / "cnn.json")
+        for p in (DEFAULT_WEIGHTS / "cnn-pen.json", Path(__file__).resolve().parent.parent / "models" / "cnn-pen.json")
         if p.is_file()
     ),
-    DEFAULT_WEIGHTS / "cnn.json",
+    DEFAULT_WEIGHTS / "cnn-pen.json",
 )
 
 

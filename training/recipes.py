@@ -252,9 +252,11 @@ CNN_PEN = dataclasses.replace(
 )
 
 #: The recipes of the committed models (``weights/NAME.json``).
-RECIPES: dict[str, Recipe] = {r.name: r for r in (C1, C2, C2_100, C2_MOD, C2_CONV, C2_CONV_LEARNED, C2_MOD2, CNN)}
+RECIPES: dict[str, Recipe] = {
+    r.name: r for r in (C1, C2, C2_100, C2_MOD, C2_CONV, C2_CONV_LEARNED, C2_MOD2, CNN, CNN_PEN)
+}
 #: Recipes under trial, trained with ``digitnet train`` but with no committed model yet.
-TRIALS: dict[str, Recipe] = {r.name: r for r in (CNN_PEN,)}
+TRIALS: dict[str, Recipe] = {}
 
 
 def recipe_named(name: str) -> Recipe:

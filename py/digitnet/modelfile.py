@@ -31,7 +31,7 @@ FORMAT_VERSION = 1
 COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 NIELSEN_COSTS = {"QuadraticCost": "quadratic", "CrossEntropyCost": "cross-entropy"}
 #: With ``int8``, smaller tensors stay ``float16``: rounding a few weights to 255 levels moves answers more.
-INT8_FROM = 65_536
+INT8_FROM = 50_000
 OUTPUT_KINDS = ("sigmoid", "softmax")
 #: Larger files are refused before parsing: the largest model shipped is under 2 MB.
 MAX_FILE_BYTES = 64_000_000
@@ -69,22 +69,26 @@ def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
         "layers": layer_entries(network.layers, dtype),
     }
     if network.digit_check is not None:
-        doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype)}
+        # the readers beside the network are small and answer a softer question: all their weight arrays int8
+        doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype, int8_from=0)}
     if network.pen_path is not None:
-        doc["pen_path"] = {"weight": network.pen_path.weight, "layers": layer_entries(network.pen_path.layers, dtype)}
+        doc["pen_path"] = {
+            "weight": network.pen_path.weight,
+            "layers": layer_entries(network.pen_path.layers, dtype, int8_from=0),
+        }
     doc["metadata"] = network.metadata
     return doc
 
 
-def layer_entries(layers: list[Layer], dtype: str) -> list[dict[str, Any]]:
+def layer_entries(layers: list[Layer], dtype: str, int8_from: int = INT8_FROM) -> list[dict[str, Any]]:
     """Each layer's entry: its ``type``, its configuration and its tensors stored as ``dtype``; ``int8`` stores
-    only weight arrays of at least ``INT8_FROM`` values so, the rest as ``float16``."""
+    only weight arrays of at least ``int8_from`` values so, the rest as ``float16``."""
     return [
         {
             "type": layer.kind,
             **layer.config(),
             **{
-                name: encode_tensor(p, dtype if dtype != "int8" or (p.ndim > 1 and p.size >= INT8_FROM) else "float16")
+                name: encode_tensor(p, dtype if dtype != "int8" or (p.ndim > 1 and p.size >= int8_from) else "float16")
                 for name, p in layer.params().items()
             },
         }

@@ -17,8 +17,8 @@ dense, softmax), and its answer is fused with the image network's as a weighted 
     p_fused ∝ p_image · q^w,   0 ≤ w ≤ 1,
 
 so either reader can overrule what the other finds unlikely, the path less so the smaller ``w``
-(chosen on writers held out by writer: ``training/pen_order.py``). Pictures have no path: they
-are read by the image alone.
+(chosen on writers held out by writer: ``training/pen_order.py``). A drawn digit is read so; pictures,
+which have no path, and the digits of a number are read by the image alone.
 """
 
 from __future__ import annotations
