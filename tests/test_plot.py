@@ -9,6 +9,7 @@ from PIL import Image
 
 from digitnet.training.cli import main
 from digitnet.training.plot import curves_of, draw, read_history
+from digitnet.training.recipes import RECIPES
 
 from .conftest import ROOT
 
@@ -35,7 +36,7 @@ def svg_curves(path) -> list[str]:
 
 def test_plot_writes_svg_and_png_with_a_curve_per_recorded_series(tmp_path, capsys):
     expected = expected_curves(HISTORIES)
-    assert len(HISTORIES) == 8 and len(expected) > 2 * len(HISTORIES)
+    assert len(HISTORIES) == len(RECIPES) and len(expected) > 2 * len(HISTORIES)  # a run per recipe
     svg, png = tmp_path / "curves.svg", tmp_path / "curves.png"
     assert main(["plot", *map(str, HISTORIES), "--out", str(svg)]) == 0
     assert sorted(svg_curves(svg)) == sorted(expected)  # each exactly once
@@ -43,7 +44,7 @@ def test_plot_writes_svg_and_png_with_a_curve_per_recorded_series(tmp_path, caps
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(png) as image:
         image.verify()
-    assert f"{len(expected)} curves from 8 run(s)" in capsys.readouterr().out
+    assert f"{len(expected)} curves from {len(HISTORIES)} run(s)" in capsys.readouterr().out
 
 
 def test_figure_lines_carry_each_history_epoch_by_epoch():
