@@ -200,7 +200,7 @@ def assert_equals_cpython(network, shown: dict) -> None:
 
 
 def page_model(site, name: str):
-    """The network the page computes with: the float16 file the site ships, batch norm folded in."""
+    """The network the page computes with: the file the site ships (int8 and float16), batch norm folded in."""
     return parse_model(gzip.decompress((site / "models" / f"{name}.gz").read_bytes()).decode(), name=name).folded()
 
 
@@ -213,7 +213,7 @@ def test_inside_view_opens_updates_with_the_drawing_and_equals_cpython(page, ser
     assert page.evaluate("window.digitnet.inside()") is None  # closed: nothing computed
     page.click("#inside summary")
     first = shown_inside(page, strokes)  # opening computes it for the drawing already there
-    cnn = page_model(site, "cnn.json")
+    cnn = page_model(site, "cnn-pen.json")  # the page's default
     assert first["winner"] == 7 and len(first["panels"]) == len(panels(cnn))
     assert_equals_cpython(cnn, first)
     assert page.evaluate("document.querySelectorAll('#inside .map').length") == 32 + 32 + 64 + 64

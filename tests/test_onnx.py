@@ -24,7 +24,7 @@ from digitnet.training.onnx_format import (
     load_onnx,
 )
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import REPLAY_FILE, build_site, model_files
+from digitnet.web.site import BOOK_DATA_FILE, REPLAY_FILE, build_site, model_files
 
 from .conftest import ROOT, pyodide_source
 from .webpage import wait_ready
@@ -286,7 +286,8 @@ def test_the_page_reads_an_imported_model_with_the_reference_outputs(page, image
     model = pytorch_style()
     weights = tmp_path / "weights"
     weights.mkdir()
-    shutil.copy(ROOT / "weights" / REPLAY_FILE, weights / REPLAY_FILE)
+    for data in (REPLAY_FILE, BOOK_DATA_FILE):  # the data the site ships beside the models
+        shutil.copy(ROOT / "weights" / data, weights / data)
     (tmp_path / "mnist.onnx").write_bytes(model.SerializeToString())
     assert main(["import-onnx", str(tmp_path / "mnist.onnx"), str(weights / "from-onnx.json")]) == 0
     site = tmp_path / "site"
