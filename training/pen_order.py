@@ -176,12 +176,11 @@ def nested_weights(readings: dict[str, Reading]) -> dict[int, float]:
     return {k: choose_weight(readings, folds - {k}) for k in sorted(folds)}
 
 
-def set_weights(recipe: str, writers: writers_data.Writers) -> dict[str, float]:
+def set_weights(recipe: str, readings: dict[str, Reading]) -> dict[str, float]:
     """Write each fold model's nested weight into it, and into ``weights/RECIPE.json`` (trained on all the
-    writers) the weight chosen on all five folds' held-out writers; return what was written where."""
+    writers) the weight chosen on all five folds' held-out ``readings``; return what was written where."""
     from digitnet.training.cli import stored_dtype
 
-    readings = held_out_readings(recipe, writers)
     written = {}
     targets = {**writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe), 0: WEIGHTS / f"{recipe}.json"}
     weights = {**nested_weights(readings), 0: choose_weight(readings, set(range(1, writers_data.FOLDS + 1)))}
@@ -200,10 +199,9 @@ def set_weights(recipe: str, writers: writers_data.Writers) -> dict[str, float]:
     return written
 
 
-def pen_order(recipe: str, writers: writers_data.Writers) -> dict[str, Any]:
-    """Every writer read by their fold model four ways (``READERS``): image, pen path, the plain product and
-    the fusion with the fold's nested weight."""
-    readings = held_out_readings(recipe, writers)
+def pen_order(recipe: str, readings: dict[str, Reading]) -> dict[str, Any]:
+    """Every writer read by their fold model (``held_out_readings``) four ways (``READERS``): image, pen path,
+    the plain product and the fusion with the fold's nested weight."""
     weights = nested_weights(readings)
     per_writer = {
         writer: {"drawings": len(r[1]), "fold": r[0]}
@@ -249,11 +247,12 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def run_pen_order(args: argparse.Namespace) -> int:
-    writers = writers_data.load_writers(args.writers)
+    # the readings keep the image's and the path's probabilities apart: setting the weights leaves them as they are
+    readings = held_out_readings(args.recipe, writers_data.load_writers(args.writers))
     if args.set_weights:
-        for path, weight in set_weights(args.recipe, writers).items():
+        for path, weight in set_weights(args.recipe, readings).items():
             print(f"{path}: the pen path's weight is {weight:g}")
-    result = pen_order(args.recipe, writers)
+    result = pen_order(args.recipe, readings)
     print(markdown(result))
     if args.write:
         args.write.with_suffix(".results.json").write_text(json.dumps(result, indent=1) + "\n")
