@@ -7,7 +7,8 @@ import pytest
 
 from digitnet import load_model
 from digitnet.adapt import AdaptationCancelledError, AdaptSettings, adapt, load_replay
-from digitnet.strokesfile import Sample, StrokesFormatError, dump_strokes, merge_samples, parse_strokes
+from digitnet.recognise import recognise_strokes
+from digitnet.strokesfile import Sample, StrokesFormatError, dump_strokes, labels_of, merge_samples, parse_strokes
 from digitnet.training.cli import main
 
 from .conftest import ROOT
@@ -138,6 +139,21 @@ def test_cli_adapt_evaluate_and_bad_files(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"digitnet: error: {bad}: sample 1: the label must be a whole number from 0 to 9, not -1"
     )
+
+
+def test_evaluate_strokes_reads_each_drawing_as_the_page_does(tmp_path, capsys, writers):
+    # a model with a pen path reader (here one that never saw these writers) reads a drawing with it too: the
+    # CLI's figure is the page's, not the image's alone
+    samples = [s for x in writers.ids()[-6:] for s in writers.samples[x][::4]]
+    path = tmp_path / "theirs.json"
+    path.write_text(dump_strokes(samples))
+    model = ROOT / "weights" / "folds" / "cnn-pen-fold5.json"
+    page = load_model(model).folded()
+    right = sum(recognise_strokes(page, s.arrays(), max(s.canvas)).digit == s.label for s in samples)
+    image_only = int(np.sum(load_model(model).predict(np.stack([s.render() for s in samples])) == labels_of(samples)))
+    assert right != image_only  # these drawings tell the two readings apart
+    assert main(["evaluate", str(model), "--strokes", str(path)]) == 0
+    assert f"{right} / {len(samples)} correct" in capsys.readouterr().out
 
 
 def test_train_extra_adds_the_drawings(tmp_path, capsys, data_dir):

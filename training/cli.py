@@ -17,7 +17,7 @@ import numpy as np
 from digitnet.modelfile import ModelFormatError, load_model, write_atomic
 from digitnet.numbers import NumberReading
 from digitnet.picture import PictureError, read_number
-from digitnet.strokesfile import labels_of, render_samples
+from digitnet.strokesfile import labels_of
 from digitnet.training.adapting import add_adapt_commands, read_samples, with_extra_samples
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
@@ -32,7 +32,7 @@ from digitnet.training.robustness import evaluate_suite, suite_sets, write_suite
 from digitnet.training.sweep import sweep, write_sweep
 from digitnet.training.train import CheckpointError, output_paths, recipe_data, train_recipe
 from digitnet.training.writers import ENVIRONMENT as WRITERS_ENVIRONMENT
-from digitnet.training.writers import FOLDS, WritersError, load_writers, model_figures, trained_on
+from digitnet.training.writers import FOLDS, WritersError, load_writers, model_figures, page_answers, trained_on
 from digitnet.web.serve import start_server, url_of
 from digitnet.web.site import (
     DEFAULT_WEIGHTS,
@@ -402,14 +402,19 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def run_evaluate_strokes(args: argparse.Namespace) -> int:
-    """Accuracy, per digit and the confusions of a model on a strokes file's drawings, rendered as the page does."""
+    """Accuracy, per digit and the confusions of a model on a strokes file's drawings, each read as the page reads
+    it (rendered, with a pen path reader fused, a drawing the page refuses counted wrong)."""
     network = load_model(args.model[0])
     samples = read_samples(args.strokes)
     labels = labels_of(samples)
-    confusion = confusion_matrix(labels, network.predict(render_samples(samples)))
+    answers = page_answers(network.folded(), samples)  # the page reads with the folded network
+    read = answers >= 0
+    confusion = confusion_matrix(labels[read], answers[read])
     correct = int(np.trace(confusion))
+    refused = f"; {int(np.sum(~read))} refused as no digit" if not read.all() else ""
     print(
-        f"{args.model[0]}: {correct} / {len(samples)} correct = {100 * correct / len(samples):.1f} % on {args.strokes}"
+        f"{args.model[0]}: {correct} / {len(samples)} correct = {100 * correct / len(samples):.1f} % on "
+        f"{args.strokes}{refused}"
     )
     for digit in range(10):
         n = int(confusion[digit].sum())

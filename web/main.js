@@ -5,7 +5,7 @@
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
 import { setupMyDigits } from "./mydigits.js";
-import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNumbers, showNumber, showPicture } from "./numbers.js";
+import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNumbers, showNumber } from "./numbers.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -302,7 +302,7 @@ function showSeen(image) {
 // ---------------------------------------------------------------- models and the worker
 
 const worker = new Worker("worker.js", { type: "module" });
-const replies = new Map(); // id → what to do with the worker's answer (feedforward, memory)
+const replies = new Map(); // id → what to do with the worker's answer to askWorker
 const inside = createInside({
   view: document.getElementById("inside"),
   worker,
@@ -314,7 +314,11 @@ worker.addEventListener("error", (event) => {
 });
 
 worker.addEventListener("message", ({ data }) => {
-  if (data.type === "status") {
+  if (replies.has(data.id)) {
+    // the answer (or error) to a request askWorker made
+    replies.get(data.id)(data);
+    replies.delete(data.id);
+  } else if (data.type === "status") {
     if (document.body.dataset.state === "loading") statusLine.textContent = data.text;
   } else if (data.type === "ready") {
     clearTimeout(loadTimer);
@@ -338,18 +342,10 @@ worker.addEventListener("message", ({ data }) => {
     requests.busy = false;
     showResult(data);
     if (requests.pending) sendPrediction();
-  } else if (data.type === "picture" || (data.type === "error" && data.context === "picture")) {
-    showPicture(data);
-  } else if (data.type === "outputs" || data.type === "memory") {
-    replies.get(data.id)?.(data);
-    replies.delete(data.id);
   } else if (data.type === "error" && data.context === "predict") {
     requests.busy = false;
     confidenceLine.textContent = `Could not recognise this drawing: ${data.message}`;
     if (requests.pending) sendPrediction();
-  } else if (data.type === "error" && (data.context === "feedforward" || data.context === "memory")) {
-    replies.get(data.id)?.(data);
-    replies.delete(data.id);
   } else if (data.type === "error" && data.context === "model" && inUse) {
     keepModel(data);
   } else if (data.type === "error") {
@@ -423,11 +419,11 @@ modelSelect.addEventListener("change", selectModel);
 
 // One request to the worker, answered under its id: the answer's data, or an error.
 let nextRequestId = 0;
-function askWorker(message) {
+function askWorker(message, transfer = []) {
   const id = nextRequestId++;
   return new Promise((resolve, reject) => {
     replies.set(id, (data) => (data.type === "error" ? reject(new Error(data.message)) : resolve(data)));
-    worker.postMessage({ ...message, id });
+    worker.postMessage({ ...message, id }, transfer);
   });
 }
 
@@ -435,6 +431,8 @@ function askWorker(message) {
 window.digitnet = {
   feedforward: (images) =>
     askWorker({ type: "feedforward", images: Float32Array.from(images) }).then((data) => data.values),
+  // each drawing of a strokes file read as the pad would read it now (with the memory): probabilities or null
+  readFile: (text) => askWorker({ type: "read-file", text }).then((data) => data.values),
   inside: () => inside.latest(), // what the Inside view last showed
 };
 
@@ -453,7 +451,7 @@ const myDigits = setupMyDigits({
 });
 
 makeBars();
-setUpNumbers({ worker, redraw, showBars, showSeen, clearPad, penWidth });
+setUpNumbers({ ask: askWorker, redraw, showBars, showSeen, clearPad, penWidth });
 showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();

@@ -18,7 +18,7 @@ const LOW_CONFIDENCE = 0.5;
 // nothing was read; picture: {bitmap, width, height} or null
 const shown = { digits: [], toPad: null, selected: 0, kept: new Set(), refused: null, picture: null };
 let pictureId = 0;
-let page = null; // main.js's helpers: {worker, redraw, showBars, showSeen, clearPad, penWidth}
+let page = null; // main.js's helpers: {ask, redraw, showBars, showSeen, clearPad, penWidth}
 
 export function numberMode() {
   return padArea.classList.contains("number");
@@ -185,7 +185,10 @@ async function openPicture(file) {
   confidenceLine.textContent = `Reading ${file.name}…`;
   prediction.dataset.picture = "reading";
   const bytes = new Uint8Array(await file.arrayBuffer());
-  page.worker.postMessage({ type: "picture", id, bytes }, [bytes.buffer]);
+  page.ask({ type: "picture", bytes }, [bytes.buffer]).then(
+    (data) => showPicture(id, data),
+    (error) => showPicture(id, { type: "error", message: error.message }),
+  );
   // the browser shows the picture upright (EXIF orientation), as Python reads it
   const bitmap = await createImageBitmap(file).catch(() => null);
   if (id === pictureId && bitmap) {
@@ -194,9 +197,9 @@ async function openPicture(file) {
   }
 }
 
-// The worker's answer for a picture: {number, digits, size, ms} or {type: "error", message}.
-export function showPicture(data) {
-  if (data.id !== pictureId) return;
+// The worker's answer for picture ``id``: {number, digits, size, ms} or {type: "error", message}.
+function showPicture(id, data) {
+  if (id !== pictureId) return;
   prediction.dataset.picture = data.type === "error" ? "error" : "read";
   if (data.type === "error") {
     clearNumber();

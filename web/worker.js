@@ -54,6 +54,8 @@ async function handle(message) {
     post({ type: "memory", id: message.id, ms: performance.now() - t0, ...toJs(result) });
   } else if (message.type === "feedforward") {
     post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
+  } else if (message.type === "read-file") {
+    post({ type: "readings", id: message.id, values: toJs(app.read_file(message.text)) });
   } else if (message.type === "inside-units") {
     const units = app.inside_units(); // None (null here) when the first layer's units are not images
     post({ type: "inside-units", units: units ? toJs(units) : null });

@@ -51,6 +51,16 @@ def predict_strokes(points: Any, lengths: Any, canvas_size: float, inside: bool 
     return recognise_strokes(current_model(), strokes, float(canvas_size), bool(inside), _kept.memory).as_dict()
 
 
+def read_file(samples_text: str) -> list[list[float] | None]:
+    """Each drawing of a ``digitnet-strokes`` file read as if drawn on the pad now (``predict_strokes``, with the
+    memory): its probabilities, or None where the page refuses it. For parity checks."""
+    out = []
+    for sample in parse_strokes(str(samples_text)):
+        reading = recognise_strokes(current_model(), sample.arrays(), max(sample.canvas), memory=_kept.memory)
+        out.append(None if reading.digit is None else [float(p) for p in reading.probabilities])
+    return out
+
+
 def remember(samples_text: str, ids: Any) -> dict[str, Any]:
     """Add the drawings of a ``digitnet-strokes`` file, kept under ``ids`` (one per sample), to the memory.
 
