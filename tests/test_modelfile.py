@@ -1,5 +1,6 @@
 """The JSON model format: exact round trip, specific errors, and the two foreign formats."""
 
+import dataclasses
 import json
 import re
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from digitnet import ModelFormatError, load_model, parse_model, save_model
-from digitnet.digitcheck import GEOMETRY, DigitCheck
+from digitnet.digitcheck import GEOMETRY, DigitCheck, DigitGate
 from digitnet.layers import BatchNorm, Dense, ReLU, Sigmoid, Softmax
 from digitnet.modelfile import model_to_dict
 from digitnet.network import Network
@@ -316,6 +317,41 @@ def test_digit_check_must_fit_the_networks_features(network):
     nan.digit_check.layers[0].weight[0, 3] = np.nan
     with pytest.raises(ModelFormatError, match="digit_check layer 0 tensor 'weight' holds NaN"):
         parse(model_to_dict(nan))
+
+
+def with_gate(network, size=None, threshold=0.05):
+    gate = with_check(network, network.layers[0].weight.shape[0] + 10 if size is None else size).digit_check
+    return dataclasses.replace(network, digit_gate=DigitGate(gate.layers, threshold))
+
+
+def test_digit_gate_round_trips_with_its_threshold(network, tmp_path):
+    gated = with_gate(network, threshold=0.0375)
+    save_model(gated, tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    assert loaded.digit_gate.threshold == 0.0375 and loaded.folded().digit_gate is loaded.digit_gate
+    f = np.random.default_rng(2).standard_normal((5, loaded.digit_gate.n_features))
+    assert np.allclose(loaded.digit_gate.probability(f), gated.digit_gate.probability(f), atol=0.02)  # int8 stored
+    assert parse(model_to_dict(network)).digit_gate is None  # optional: files without one still read
+
+
+@pytest.mark.parametrize(
+    ("break_it", "message"),
+    [
+        (lambda d: d["digit_gate"].update(threshold=1.5), "digit_gate: 'threshold' must be between 0 and 1, got 1.5"),
+        (lambda d: d["digit_gate"].update(threshold="low"), "digit_gate: 'threshold' must be a number"),
+        (lambda d: d["digit_gate"]["layers"].pop(), "digit_gate: the last layer must be a sigmoid of one output"),
+    ],
+)
+def test_digit_gate_errors(network, break_it, message):
+    doc = json.loads(json.dumps(model_to_dict(with_gate(network))))
+    break_it(doc)
+    with pytest.raises(ModelFormatError, match=message):
+        parse(doc)
+
+
+def test_digit_gate_must_fit_the_networks_features(network):
+    with pytest.raises(ModelFormatError, match="digit_gate reads 30 values, but this network's 12 features and 10"):
+        parse(model_to_dict(with_gate(network, size=30)))
 
 
 def test_a_digit_check_is_a_small_dense_network(network):

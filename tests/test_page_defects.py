@@ -1,6 +1,7 @@
 """Defects found by trying the page in Chromium on a desktop (1280 × 800), a phone held upright (390 × 844,
 touch) and the same phone on its side (844 × 390): each test failed on the page as it was."""
 
+import gzip
 import json
 import os
 import re
@@ -11,6 +12,8 @@ import pytest
 
 from digitnet import load_model
 from digitnet.numbers import recognise_number
+from digitnet.recognise import recognise_strokes
+from digitnet.training.nondigits import CANVAS, HELD_OUT_FONTS, non_digits
 from digitnet.training.tracing import trace_digit
 from digitnet.web.serve import start_server, url_of
 
@@ -428,3 +431,66 @@ def test_no_accessibility_violations(open_page):
         outside = f"(e) => !e.closest('{landmarks}')"
         assert not page.eval_on_selector(".inside-body", outside) and not page.eval_on_selector("#train", outside)
     assert page.errors == []
+
+
+# ---------------------------------------------------------------- "not a digit"
+
+
+def test_not_a_digit_in_one_digit_and_number_mode(open_page, site, tmp_path):
+    page = open_page()
+    size = pad_size(page)
+    shipped = tmp_path / "cnn-pen.json"
+    shipped.write_bytes(gzip.decompress((site / "models" / "cnn-pen.json.gz").read_bytes()))
+    network = load_model(shipped).folded()
+    # drawings of no digit from a seed and letter fonts the gate never met, on the pad; checked in CPython first
+    drawings, kinds = non_digits(40, 99, HELD_OUT_FONTS)
+    on_pad = [[s * (size / CANVAS) for s in d] for d in drawings]
+    letter = next(
+        d for d, k in zip(on_pad, kinds, strict=True) if k == "letter" and recognise_strokes(network, d, size).not_digit
+    )
+    expected = recognise_strokes(network, letter, size)
+    draw(page, letter)
+    text, probs = shown_prediction(page, len(letter))
+    assert text == "not a digit"
+    assert np.allclose(probs, expected.probabilities, atol=1e-9)  # data-probs: still what the network read
+    line = page.text_content("#confidence")
+    assert line.startswith("Not a digit") and f"the nearest is {expected.digit}" in line, line
+    assert page.locator("#bars li.winner").count() == 1 and page.is_hidden("#hint")
+    assert box(page, "#prediction")[2] <= box(page, ".verdict")[2]  # the answer fits its row
+    # ✓ cannot confirm "not a digit"; a digit button keeps it as that digit (the person knows better)
+    status = status_after(page, lambda: page.click("#confirm"))
+    assert status == "It was read as no digit: press the digit it is, to keep it." and page.evaluate(SAMPLES) == 0
+    page.click('#label-buttons button[data-digit="4"]')
+    wait_until(page, f"{SAMPLES} === 1")
+
+    # number mode: a drawing of no digit beside a 1 is no number, and the page says which part
+    page.check("input[name=mode][value=number]")
+    height = box(page, "#pad")[3]
+    one = [np.array([[0.3, 0.2], [0.3, 0.45], [0.3, 0.7]]) * height]
+    other = [s * (0.8 * height / CANVAS) + [0.6 * height, 0.1 * height] for s in letter_of(drawings, kinds, network)]
+    width = max(box(page, "#pad")[2:])
+    reading = recognise_number(network, one + other, width)
+    assert reading.not_digit, reading.number
+    draw(page, one + other)
+    wait_until(page, f"document.getElementById('prediction').dataset.strokes === '{len(one) + len(other)}'")
+    wait_until(page, "document.getElementById('prediction').dataset.digits !== undefined")
+    assert page.text_content("#prediction") == "not a digit"
+    assert page.text_content("#confidence").startswith("Not a number: digit 2 is no digit"), page.text_content(
+        "#confidence"
+    )
+    digits = json.loads(page.get_attribute("#prediction", "data-digits"))
+    assert [d["not_digit"] for d in digits] == [d.recognition.not_digit for d in reading.digits]
+    # a real number is read as before
+    page.click("#clear")
+    draw(page, one)
+    wait_until(page, "document.getElementById('prediction').dataset.strokes === '1'")
+    wait_until(page, "document.getElementById('prediction').textContent === '1'")
+    assert page.errors == []
+
+
+def letter_of(drawings, kinds, network) -> list[np.ndarray]:
+    """The first generated letter the network calls no digit in number mode, drawn on its own."""
+    for d, k in zip(drawings, kinds, strict=True):
+        if k == "letter" and recognise_number(network, d, CANVAS).not_digit:
+            return d
+    raise AssertionError("no generated letter is called no digit in number mode")

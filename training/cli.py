@@ -22,6 +22,7 @@ from digitnet.training.adapting import add_adapt_commands, read_samples, with_ex
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.batches import predict_in_batches
 from digitnet.training.book import add_book_commands
+from digitnet.training.digit_gate import add_digit_gate_commands
 from digitnet.training.mnist import MnistError, Split, load_mnist, load_test
 from digitnet.training.onnx_format import add_onnx_commands
 from digitnet.training.pen_order import add_pen_path_commands
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_book_commands(commands)
     add_onnx_commands(commands)
     add_pen_path_commands(commands)
+    add_digit_gate_commands(commands)
     add_numbers(commands)
     add_digit_check(commands)
     return parser

@@ -74,9 +74,9 @@ def check_examples(
     return np.concatenate(features), np.concatenate(labels)
 
 
-def fit_check(x: np.ndarray, y: np.ndarray, seed: int = SEED, epochs: int = EPOCHS) -> DigitCheck:
+def fit_check(x: np.ndarray, y: np.ndarray, seed: int = SEED, epochs: int = EPOCHS, hidden: int = HIDDEN) -> DigitCheck:
     """A ``DigitCheck`` of our own layers trained on ``x (N, n_features)``, ``y (N,)`` in {0, 1}:
-    dense n → ``HIDDEN``, ReLU, dense ``HIDDEN`` → 1, sigmoid; cross-entropy, Adam (``RATE``, decoupled
+    dense n → ``hidden``, ReLU, dense ``hidden`` → 1, sigmoid; cross-entropy, Adam (``RATE``, decoupled
     weight decay ``WEIGHT_DECAY``), mini-batches of ``BATCH``, ``epochs`` passes.
 
     It learns on standardised features ``z = (x − μ) / s``; ``standardised_input`` then folds that into
@@ -89,9 +89,9 @@ def fit_check(x: np.ndarray, y: np.ndarray, seed: int = SEED, epochs: int = EPOC
     mean, scale = x.mean(axis=0), np.where(spread > 1e-3, spread + 1e-6, 1.0)
     n = x.shape[1]
     layers = [
-        Dense(initial_weight(n, HIDDEN, "he", rng), np.zeros(HIDDEN, np.float32)),
+        Dense(initial_weight(n, hidden, "he", rng), np.zeros(hidden, np.float32)),
         ReLU(),
-        Dense(initial_weight(HIDDEN, 1, "default", rng), np.zeros(1, np.float32)),
+        Dense(initial_weight(hidden, 1, "default", rng), np.zeros(1, np.float32)),
         Sigmoid(),
     ]
     network = Network(layers, "cross-entropy")

@@ -65,6 +65,9 @@ class Recipe:
     #: with ``writers``: after training, fit the model's pen path reader on the writers it learnt from
     #: (``training.pen_order``; recorded in the model's metadata, not a setting of the image network)
     pen_path: bool = False
+    #: after training, fit the model's digit gate, which says "not a digit" (``training.digit_gate``; recorded in
+    #: the model's metadata, not a setting of the image network)
+    digit_gate: bool = False
 
     @property
     def run_name(self) -> str:
@@ -78,7 +81,7 @@ class Recipe:
 
     def settings(self) -> dict[str, Any]:
         """Everything that determines the trained weights (a resumed run must match it)."""
-        skip = ["name", "description", "book", "original", "target", "monitor_training", "pen_path"]
+        skip = ["name", "description", "book", "original", "target", "monitor_training", "pen_path", "digit_gate"]
         if not self.augment:
             skip += ["augmentation", "clean_epochs"]
         if self.batch_parts == 1:
@@ -249,6 +252,7 @@ CNN_PEN = dataclasses.replace(
     target=99.5,
     writers=True,
     pen_path=True,
+    digit_gate=True,
 )
 
 #: The recipes of the committed models (``weights/NAME.json``).

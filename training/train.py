@@ -318,6 +318,12 @@ def finish(
             started = time.perf_counter()
             best = fitted(best, pen.learnt, recipe.seed)
             best.metadata["pen_path"]["seconds"] = round(time.perf_counter() - started, 1)
+    if recipe.digit_gate:
+        from digitnet.training.digit_gate import fitted_gate
+
+        started = time.perf_counter()
+        best = fitted_gate(best, data, pen.learnt if pen is not None else None)
+        best.metadata["digit_gate"]["seconds"] = round(time.perf_counter() - started, 1)
     if data.test is not None:
         best.metadata["peak_test_accuracy"] = max(h["test_accuracy"] for h in state.history)
     save_model(best, paths["model"])

@@ -220,6 +220,7 @@ function completedStrokes() {
 
 function showNothing(strokes = completedStrokes()) {
   prediction.textContent = "";
+  prediction.classList.remove("not-digit");
   prediction.dataset.probs = "[]";
   delete prediction.dataset.memory;
   prediction.dataset.strokes = String(strokes);
@@ -243,8 +244,10 @@ function showResult(result) {
     confidenceLine.textContent = `No digit: ${result.reason}.`;
     return;
   }
-  shown = { digit: result.digit, image: result.image };
-  prediction.textContent = String(result.digit);
+  shown = { digit: result.digit, image: result.image, notDigit: result.not_digit };
+  // "not a digit" (the model's digit gate): the bars and data-probs still show what the network read
+  prediction.textContent = result.not_digit ? "not a digit" : String(result.digit);
+  prediction.classList.toggle("not-digit", result.not_digit);
   prediction.dataset.probs = JSON.stringify(result.probabilities); // what the bars show: with the memory, if it spoke
   prediction.dataset.strokes = String(result.strokes);
   prediction.dataset.ms = result.ms.toFixed(2);
@@ -252,12 +255,14 @@ function showResult(result) {
   const memory = result.memory; // present when kept drawings alike changed the reading (digitnet.memory)
   if (memory) prediction.dataset.memory = memory.weight.toFixed(3);
   else delete prediction.dataset.memory;
-  confidenceLine.textContent = memory
-    ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
-    : outputKind === "sigmoid"
-      ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
-      : `Probability ${percent} %`;
-  hint.hidden = !result.low_confidence;
+  confidenceLine.textContent = result.not_digit
+    ? `Not a digit, as far as this model can tell (the nearest is ${result.digit}, ${percent} %)`
+    : memory
+      ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
+      : outputKind === "sigmoid"
+        ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
+        : `Probability ${percent} %`;
+  hint.hidden = !result.low_confidence || result.not_digit;
   showBars(result.probabilities, result.digit);
   showSeen(result.image);
   inside.show(result, outputKind);

@@ -111,6 +111,7 @@ export function setupMyDigits(page) {
     if (!drawing.strokes.length) return status("Draw a digit first, then say which it is.");
     if (!shown) return status("Wait for the answer, then say which digit it is.");
     if (shown.refused) return status("This mark cannot be kept: the reader found no digit in it.");
+    if (shown.notDigit && label === null) return status("It was read as no digit: press the digit it is, to keep it.");
     const strokes = shown.strokes ? shown.strokes.map((i) => drawing.strokes[i]) : drawing.strokes;
     const sample = {
       label: label ?? shown.digit,

@@ -60,9 +60,10 @@ export function showNumber(result, toPad = strokeBox) {
   const kept = again ? shown.kept : new Set();
   const refused = digits.length ? null : result.reason;
   Object.assign(shown, { digits, toPad, kept, refused, version: result.version });
-  prediction.textContent = result.number;
+  prediction.textContent = result.not_digit ? "not a digit" : result.number;
+  prediction.classList.toggle("not-digit", Boolean(result.not_digit));
   prediction.dataset.digits = JSON.stringify(
-    digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box })),
+    digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box, not_digit: d.not_digit })),
   );
   prediction.dataset.strokes = String(result.strokes ?? 0);
   if (result.ms !== undefined) prediction.dataset.ms = result.ms.toFixed(2);
@@ -76,15 +77,18 @@ export function showNumber(result, toPad = strokeBox) {
     page.redraw();
     return;
   }
-  // the digit the network is least sure of is selected first
-  const weakest = digits.reduce((a, b) => (b.confidence < a.confidence ? b : a));
+  // a digit that is no digit is selected first, else the one the network is least sure of
+  const weakest = digits.find((d) => d.not_digit) ?? digits.reduce((a, b) => (b.confidence < a.confidence ? b : a));
   const index = digits.indexOf(weakest);
   const percent = (100 * weakest.confidence).toFixed(0);
-  confidenceLine.textContent =
-    digits.length === 1
+  confidenceLine.textContent = weakest.not_digit
+    ? digits.length === 1
+      ? `Not a digit, as far as this model can tell (the nearest is ${weakest.digit}, ${percent} %)`
+      : `Not a number: digit ${index + 1} is no digit, as far as this model can tell (the nearest is ${weakest.digit}, ${percent} %)`
+    : digits.length === 1
       ? `Probability ${percent} %`
       : `${digits.length} digits; least sure of digit ${index + 1} (${weakest.digit}): ${percent} %`;
-  hint.hidden = !digits.some((d) => d.confidence < LOW_CONFIDENCE);
+  hint.hidden = result.not_digit || !digits.some((d) => d.confidence < LOW_CONFIDENCE);
   hint.textContent = "Not sure of a digit marked in red: write it again, larger or more clearly.";
   select(again ? shown.selected : index);
 }
@@ -120,7 +124,9 @@ export function numberAnswer(version) {
   if (version !== shown.version) return null;
   if (shown.refused) return { refused: shown.refused };
   const digit = shown.digits[shown.selected];
-  return digit ? { digit: digit.digit, image: digit.image, strokes: digit.stroke_indices } : null;
+  return digit
+    ? { digit: digit.digit, image: digit.image, strokes: digit.stroke_indices, notDigit: digit.not_digit }
+    : null;
 }
 
 // The selected digit is kept: select the first one not kept; false when every digit is.
@@ -156,7 +162,7 @@ export function drawOverlay(context) {
   context.font = "bold 16px system-ui, sans-serif";
   shown.digits.forEach((d, i) => {
     const [x, y, w, h] = shown.toPad(d.box);
-    const low = d.low_confidence;
+    const low = d.low_confidence || d.not_digit;
     context.lineWidth = i === shown.selected && shown.digits.length > 1 ? 4 : 2;
     context.strokeStyle = context.fillStyle = low ? "#e63946" : "#2a9d8f";
     context.strokeRect(x - 4, y - 4, w + 8, h + 8);

@@ -21,6 +21,7 @@ and Pyodide (NumPy's own loops) give the same model to ~1e-12.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import time
 from collections.abc import Callable
@@ -194,7 +195,8 @@ def adapt(
     metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
     # the digit check reads the body's features, which adapting leaves as they were, and the outputs, which the
     # retrained head gives: it was fitted on the original's outputs, so it is kept as the closest there is
-    adapted = Network([*body, *final.layers], net.cost, metadata, network.digit_check, network.pen_path)
+    # so are the pen path reader (it reads no image) and the digit gate (it reads the features and outputs too)
+    adapted = dataclasses.replace(network, layers=[*body, *final.layers], cost=net.cost, metadata=metadata)
     report = AdaptReport(
         samples=len(samples),
         person_before=person_before,

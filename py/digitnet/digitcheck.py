@@ -1,4 +1,5 @@
-"""The digit check: how likely a candidate image of a number is one whole digit.
+"""The digit check: how likely a candidate image of a number is one whole digit; and the digit gate:
+how likely a drawing is a digit at all.
 
 Reading a number, the recogniser chooses between groupings of the strokes. Its confidence
 alone is a poor judge of them: a network trained on single digits reads two neighbours
@@ -16,6 +17,11 @@ training digits (``training/digit_check.py``):
 
 ``f`` has ``n_hidden + 10 + GEOMETRY`` values (the first layer's inputs); ``q`` is the probability
 that the candidate is exactly the strokes of one digit (not part of one, not parts of two).
+
+The digit gate (``DigitGate``) is a network of the same shape on ``f = [h, log p]`` (``gate_features``)
+alone, trained on digits against generated drawings that are no digit (letters, scribbles, spirals,
+lines, hatching, shapes: ``training/digit_gate.py``): ``g`` is the probability that the drawing is a
+digit, and below the gate's ``threshold`` the page answers "not a digit".
 """
 
 from __future__ import annotations
@@ -46,12 +52,17 @@ def span_geometry(box: tuple[float, float, float, float], height: float, bridge:
     return np.array([np.log(aspect), np.log(share), min(bridge / max(height, 1e-9), high), joined], dtype=np.float64)
 
 
+def gate_features(hidden: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """``f (n, n_hidden + 10)`` from ``hidden (n, n_hidden)`` and ``probabilities (n, 10)``: ``[h, log p]``."""
+    logs = np.log(np.maximum(probabilities, np.exp(LOG_FLOOR)))
+    flat = hidden.reshape(len(hidden), int(np.prod(hidden.shape[1:])))  # (0, d) for no candidate
+    return np.concatenate([flat, logs], axis=1).astype(np.float64)
+
+
 def check_features(hidden: np.ndarray, probabilities: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     """``f (n, n_hidden + 10 + GEOMETRY)`` from ``hidden (n, n_hidden)``, ``probabilities (n, 10)`` and
     the candidates' ``span_geometry`` rows ``shapes (n, GEOMETRY)``."""
-    logs = np.log(np.maximum(probabilities, np.exp(LOG_FLOOR)))
-    flat = hidden.reshape(len(hidden), int(np.prod(hidden.shape[1:])))  # (0, d) for no candidate
-    return np.concatenate([flat, logs, shapes], axis=1).astype(np.float64)
+    return np.concatenate([gate_features(hidden, probabilities), shapes], axis=1)
 
 
 @dataclass
@@ -76,3 +87,16 @@ class DigitCheck:
             for layer in self.layers:
                 a = layer.forward(a)
         return a.reshape(len(a))
+
+
+@dataclass
+class DigitGate(DigitCheck):
+    """``g = layers([h, log p])`` (``gate_features``) → ``g (n,)``, the probability that a drawing is a digit
+    at all; the page answers "not a digit" where ``g < threshold``."""
+
+    threshold: float = 0.5
+
+    def digit_like(self, hidden: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """``g (n,)`` for the network's features ``hidden (n, n_hidden)`` and probabilities ``(n, 10)``; a NaN
+        (only from absurd weights) counts as no digit."""
+        return np.nan_to_num(self.probability(gate_features(hidden, probabilities)), nan=0.0)

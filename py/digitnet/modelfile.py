@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.digitcheck import GEOMETRY, DigitCheck
+from digitnet.digitcheck import GEOMETRY, DigitCheck, DigitGate
 from digitnet.entries import DTYPES, EntryReader, ModelFormatError, prod, short
 from digitnet.layers import LAYERS, Layer, Shape
 from digitnet.network import N_CLASSES, N_PIXELS, Network
@@ -71,6 +71,11 @@ def model_to_dict(network: Network, dtype: str = "float32") -> dict[str, Any]:
     if network.digit_check is not None:
         # the readers beside the network are small and answer a softer question: all their weight arrays int8
         doc["digit_check"] = {"layers": layer_entries(network.digit_check.layers, dtype, int8_from=0)}
+    if network.digit_gate is not None:
+        doc["digit_gate"] = {
+            "threshold": network.digit_gate.threshold,
+            "layers": layer_entries(network.digit_gate.layers, dtype, int8_from=0),
+        }
     if network.pen_path is not None:
         doc["pen_path"] = {
             "weight": network.pen_path.weight,
@@ -193,7 +198,8 @@ def _parse_digitnet(doc: dict[str, Any], name: str) -> Network:
         read.fail("'metadata' must be an object")
     check = _parse_digit_check(doc["digit_check"], f"{name}: digit_check") if "digit_check" in doc else None
     path = _parse_pen_path(doc["pen_path"], f"{name}: pen_path") if "pen_path" in doc else None
-    return _checked(Network(layers, cost, metadata, check, path), name)
+    gate = _parse_digit_gate(doc["digit_gate"], f"{name}: digit_gate") if "digit_gate" in doc else None
+    return _checked(Network(layers, cost, metadata, check, path, gate), name)
 
 
 #: The layer kinds a digit check may use: a small fully connected network.
@@ -209,6 +215,14 @@ def _parse_digit_check(entry: Any, where: str) -> DigitCheck:
     if _chain(layers, (layers[0].n_in,), where)[0] != (1,) or layers[-1].kind != "sigmoid":
         raise ModelFormatError(f"{where}: the last layer must be a sigmoid of one output")
     return DigitCheck(layers)
+
+
+def _parse_digit_gate(entry: Any, where: str) -> DigitGate:
+    """``{"threshold": t, "layers": [...]}``: a threshold in [0, 1] (0.5 when absent) and the layers of a digit
+    check (``_parse_digit_check``); ``_checked`` matches its inputs to the network."""
+    layers = _parse_digit_check(entry, where).layers
+    threshold = EntryReader(entry, where).number("threshold", 0.0, 1.0) if "threshold" in entry else 0.5
+    return DigitGate(layers, threshold)
 
 
 #: The layer kinds a pen path reader may use: a small fully connected network ending in a softmax.
@@ -344,5 +358,11 @@ def _checked(network: Network, name: str) -> Network:
         raise ModelFormatError(
             f"{name}: digit_check reads {check.n_features} values, but this network's {features} features, "
             f"{N_CLASSES} outputs and {GEOMETRY} geometry values need {features + N_CLASSES + GEOMETRY}"
+        )
+    gate = network.digit_gate
+    if gate is not None and gate.n_features != features + N_CLASSES:
+        raise ModelFormatError(
+            f"{name}: digit_gate reads {gate.n_features} values, but this network's {features} features and "
+            f"{N_CLASSES} outputs need {features + N_CLASSES}"
         )
     return network

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from digitnet.digitcheck import DigitCheck
+from digitnet.digitcheck import DigitCheck, DigitGate
 from digitnet.layers import BatchNorm, Layer, Sigmoid, Softmax
 from digitnet.penpath import PenPath
 
@@ -24,7 +25,8 @@ class Network:
     "cross-entropy" or "log-likelihood"); ``metadata`` is free-form (recipe,
     accuracy, dataset checksums, ...); ``digit_check``, when fitted, tells the
     number reader whether a candidate image is one whole digit (``digitnet.digitcheck``); ``pen_path``,
-    when fitted, reads the order and direction of drawn strokes beside the image (``digitnet.penpath``).
+    when fitted, reads the order and direction of drawn strokes beside the image (``digitnet.penpath``);
+    ``digit_gate``, when fitted, tells whether a drawing is a digit at all (``digitnet.digitcheck``).
     """
 
     layers: list[Layer]
@@ -32,6 +34,7 @@ class Network:
     metadata: dict[str, Any] = field(default_factory=dict)
     digit_check: DigitCheck | None = None
     pen_path: PenPath | None = None
+    digit_gate: DigitGate | None = None
 
     @property
     def output_kind(self) -> str:
@@ -105,7 +108,7 @@ class Network:
         for layer in layers:
             for key, value in layer.params().items():
                 setattr(layer, key, value.astype(dtype))
-        return Network(layers, self.cost, self.metadata, self.digit_check, self.pen_path)
+        return dataclasses.replace(self, layers=layers)
 
 
 def probabilities(output: np.ndarray, output_kind: str) -> np.ndarray:

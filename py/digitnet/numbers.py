@@ -25,7 +25,7 @@ import numpy as np
 from digitnet.digitcheck import GEOMETRY, check_features, span_geometry
 from digitnet.network import Network, confidence, probabilities
 from digitnet.preprocess import NoDigitError
-from digitnet.recognise import Recognition, recognise_strokes
+from digitnet.recognise import Recognition, gated, recognise_strokes
 from digitnet.strokes import checked_strokes, normalise_strokes
 
 #: The longest number the page reads.
@@ -103,12 +103,18 @@ class NumberReading:
     def number(self) -> str:
         return "".join(str(d.recognition.digit) for d in self.digits)
 
+    @property
+    def not_digit(self) -> bool:
+        """Whether the digit gate says some digit of it is no digit at all."""
+        return any(d.recognition.not_digit for d in self.digits)
+
     def as_dict(self, image: bool = True) -> dict:
         """Plain Python values, for JSON or for JavaScript."""
         return {
             "number": self.number,
             "digits": [d.as_dict(image) for d in self.digits],
             "reason": self.reason if not self.digits else "",
+            "not_digit": self.not_digit,
         }
 
 
@@ -237,22 +243,32 @@ def read_candidates(network: Network, found: Candidates) -> NumberReading:
 
 
 def recognise_spans(network: Network, found: Candidates) -> tuple[list[Recognition], np.ndarray | None]:
-    """The recognition of each candidate of ``found`` and, when the network has a digit check, the
-    probability ``q (n,)`` that each is one whole digit (else None), in one forward pass."""
-    check = network.digit_check
-    if check is None or len(found.inputs) == 0:
+    """The recognition of each candidate of ``found`` (with the digit gate's answer, when the network has one)
+    and, when the network has a digit check, the probability ``q (n,)`` that each is one whole digit (else
+    None), in one forward pass."""
+    check, gate = network.digit_check, network.digit_gate
+    if (check is None and gate is None) or len(found.inputs) == 0:
         return recognise_batch(network, found.inputs), None
-    output, features = check_inputs(network, found)
-    q = np.nan_to_num(check.probability(features), nan=0.0)  # NaN only from a check of absurd weights: no digit
-    return recognitions(network, found.inputs, output), q
+    hidden, output = network.features_and_outputs(found.inputs)
+    read, probs = recognitions(network, found.inputs, output), probabilities(output, network.output_kind)
+    if gate is not None:
+        gated(gate, read, hidden, probs)
+    if check is None:
+        return read, None
+    q = check.probability(check_features(hidden, probs, geometry_of(found)))
+    return read, np.nan_to_num(q, nan=0.0)  # NaN only from a check of absurd weights: no digit
 
 
 def check_inputs(network: Network, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """The network's outputs ``(n, 10)`` for the candidates of ``found`` and what the digit check reads of
     each, ``f (n, n_features)`` (``check_features``), in one forward pass."""
     hidden, output = network.features_and_outputs(found.inputs)
-    shapes = np.array(found.geometry, dtype=np.float64).reshape(-1, GEOMETRY)
-    return output, check_features(hidden, probabilities(output, network.output_kind), shapes)
+    return output, check_features(hidden, probabilities(output, network.output_kind), geometry_of(found))
+
+
+def geometry_of(found: Candidates) -> np.ndarray:
+    """The candidates' ``span_geometry`` rows ``(n, GEOMETRY)``."""
+    return np.array(found.geometry, dtype=np.float64).reshape(-1, GEOMETRY)
 
 
 def stroke_box(strokes: list[np.ndarray]) -> tuple[float, float, float, float]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from digitnet.digitcheck import DigitGate
 from digitnet.inside import look_inside
 from digitnet.memory import Memory
 from digitnet.network import Network, confidence, probabilities
@@ -30,6 +31,10 @@ class Recognition:
     memory: dict | None = None
     #: the network's features of ``image`` (``Network.features_and_outputs``), when asked for
     features: np.ndarray | None = field(default=None, repr=False)
+    #: the digit gate's probability that this is a digit at all (``digitnet.digitcheck.DigitGate``), when the
+    #: network has a gate; ``not_digit``: it is below the gate's threshold, and no kept drawing alike said otherwise
+    digit_like: float | None = None
+    not_digit: bool = False
 
     @property
     def low_confidence(self) -> bool:
@@ -45,7 +50,9 @@ class Recognition:
                 "low_confidence": self.low_confidence,
                 "image": [float(v) for v in self.image],
                 "reason": self.reason,
+                "not_digit": self.not_digit,
             }
+            | ({} if self.digit_like is None else {"digit_like": self.digit_like})
             | ({} if self.inside is None else {"inside": self.inside})
             | ({} if self.memory is None else {"memory": self.memory})
         )
@@ -86,13 +93,17 @@ def recognise_strokes(
     network: Network, strokes: list[np.ndarray], canvas_size: float, inside: bool = False, memory: Memory | None = None
 ) -> Recognition:
     """Recognise pen strokes, each ``(k, 2)`` points on a canvas whose larger side is ``canvas_size``
-    (``inside``: as ``recognise``); a network with a pen path reader (``digitnet.penpath``) fuses its answer
-    with the image's, and a ``memory`` of the person's kept drawings (``digitnet.memory``) is blended with that."""
+    (``inside``: as ``recognise``); a network with a digit gate says whether the image is a digit at all, one with
+    a pen path reader (``digitnet.penpath``) fuses its answer with the image's, and a ``memory`` of the person's
+    kept drawings (``digitnet.memory``) is blended with that."""
     reads_memory = memory is not None and len(memory) > 0
+    features = reads_memory or network.digit_gate is not None
     try:
-        recognition = recognise(network, normalise_strokes(strokes, canvas_size), inside, features=reads_memory)
+        recognition = recognise(network, normalise_strokes(strokes, canvas_size), inside, features=features)
     except NoDigitError as e:
         return Recognition(digit=None, reason=str(e))
+    if network.digit_gate is not None:
+        gated(network.digit_gate, [recognition], recognition.features[None], recognition.probabilities[None])
     recognition = with_pen_path(network, recognition, checked_strokes(strokes))
     return with_memory(recognition, memory) if reads_memory else recognition
 
@@ -116,7 +127,16 @@ def with_memory(recognition: Recognition, memory: Memory) -> Recognition:
     recognition.probabilities = blended
     recognition.digit = int(np.argmax(blended))
     recognition.confidence = float(blended.max())
+    recognition.not_digit = False  # the person's own drawings alike say what it is
     return recognition
+
+
+def gated(gate: DigitGate, read: list[Recognition], hidden: np.ndarray, probabilities: np.ndarray) -> None:
+    """Set ``digit_like`` and ``not_digit`` of each of ``read`` from the network's features ``hidden (n, d)`` and
+    probabilities ``(n, 10)`` of their images (``DigitGate``)."""
+    for recognition, g in zip(read, gate.digit_like(hidden, probabilities), strict=True):
+        recognition.digit_like = float(g)
+        recognition.not_digit = bool(g < gate.threshold)
 
 
 def with_pen_path(network: Network, recognition: Recognition, strokes: list[np.ndarray]) -> Recognition:
