@@ -58,6 +58,9 @@ def test_shipped_copies_answer_like_the_originals(mnist_data):
         a, b = original.predict(test.images), half.predict(test.images)
         assert np.mean(a == b) >= 0.999, path.name
         assert np.mean(a == test.labels) - np.mean(b == test.labels) <= 0.0002, path.name
+        # the figures and the writers' credit ship; how it was trained stays in the committed file
+        assert half.metadata == {k: v for k, v in original.metadata.items() if k not in ("settings", "dataset_sha256")}
+        assert "settings" in original.metadata
 
 
 def test_default_targets_say_what_is_missed_by_how_much_and_why():

@@ -1,11 +1,11 @@
 // The adapting worker: a second Pyodide running digitnet.adaptapp, so that drawing and recognising
 // keep working while a model is fine-tuned. Cancel terminates this worker (a running Python loop
-// cannot read messages); nothing it computed is kept.
+// cannot read messages); nothing it computed is kept. One answer per request (web/messenger.js).
 
+import { answer } from "./messenger.js";
 import { fetchModel, reason, startPython, toJs } from "./python.js";
 
-const post = (message) => self.postMessage(message);
-const app = startPython(post, "digitnet.adaptapp");
+const app = startPython((news) => self.postMessage(news), "digitnet.adaptapp");
 
 async function bytesOf(url) {
   const response = await fetch(url);
@@ -13,22 +13,20 @@ async function bytesOf(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function handle(message) {
-  const python = await app;
-  if (message.type === "read") {
-    post({ type: "read", id: message.id, ...toJs(python.read_samples(message.text)) });
-  } else if (message.type === "adapt") {
-    const [model, replay] = await Promise.all([
-      fetchModel(message.modelUrl),
-      bytesOf("data/replay.npz"),
-    ]);
-    const progress = (fraction, what) => post({ type: "progress", id: message.id, fraction, what });
-    const started = performance.now();
-    const result = toJs(python.adapt_model(model, message.name, message.samples, replay, message.seed, progress));
-    post({ type: "adapted", id: message.id, seconds: (performance.now() - started) / 1000, ...result });
-  }
-}
-
-self.addEventListener("message", ({ data }) => {
-  handle(data).catch((error) => post({ type: "error", id: data.id, message: reason(error) }));
-});
+answer(
+  self,
+  {
+    async read({ text }) {
+      return toJs((await app).read_samples(text));
+    },
+    async adapt({ modelUrl, name, samples, seed }, progress) {
+      const python = await app;
+      const [model, replay] = await Promise.all([fetchModel(modelUrl), bytesOf("data/replay.npz")]);
+      const started = performance.now();
+      const report = (fraction, what) => progress({ fraction, what });
+      const result = toJs(python.adapt_model(model, name, samples, replay, seed, report));
+      return { seconds: (performance.now() - started) / 1000, ...result };
+    },
+  },
+  reason,
+);

@@ -63,7 +63,7 @@ function paintSigned(target, values, base) {
   context.putImageData(pixels, 0, 0);
 }
 
-export function createInside({ view, worker, onOpen }) {
+export function createInside({ view, ask, onOpen }) {
   const body = view.querySelector(".inside-body");
   const why = element("section", "inside-why");
   const whyCanvas = canvas(28, 28, "saliency", "Saliency map over the 28 × 28 image the network sees");
@@ -215,19 +215,21 @@ export function createInside({ view, worker, onOpen }) {
   function requestUnits() {
     if (units?.model === model) return;
     units = { model, pending: true };
-    worker.postMessage({ type: "inside-units" });
-  }
-
-  worker.addEventListener("message", ({ data }) => {
-    if (data.type !== "inside-units") return;
-    if (!data.units) {
-      units = { model };
+    const asked = model;
+    ask("inside-units").then((found) => {
+      if (asked !== model) return; // another model since
+      if (!found) {
+        units = { model };
+        unitsSection.hidden = true;
+        return;
+      }
+      buildUnits({ ...found, model });
+      if (last) showUnits(last.inside.unit_activation);
+    }, () => {
+      units = { model }; // shown without them; asked again for the next model
       unitsSection.hidden = true;
-      return;
-    }
-    buildUnits({ ...data.units, model });
-    if (last) showUnits(last.inside.unit_activation);
-  });
+    });
+  }
 
   view.addEventListener("toggle", () => {
     if (!view.open) return;

@@ -4,6 +4,7 @@
 
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
+import { messenger } from "./messenger.js";
 import { setupMyDigits } from "./mydigits.js";
 import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNumbers, showNumber } from "./numbers.js";
 
@@ -32,7 +33,7 @@ let loadStarted = 0; // when loading the model was asked for (0: the page's star
 let inUse = null; // the model the recogniser holds: { value, name }
 let padSize = null; // [width, height] of the pad the strokes fit
 
-// ---------------------------------------------------------------- state and status
+// --- state and status
 
 function setState(state, message) {
   document.body.dataset.state = state;
@@ -45,7 +46,7 @@ function fail(message) {
   setState("error", `Error: ${message}`);
 }
 
-// ---------------------------------------------------------------- drawing
+// --- drawing
 
 function penWidth() {
   return Math.max(6, Math.min(pad.clientWidth, pad.clientHeight) * 0.035); // the wide number pad: by its height
@@ -166,7 +167,7 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// ---------------------------------------------------------------- predictions
+// --- predictions
 
 function requestPrediction(live) {
   if (document.body.dataset.state !== "ready") return;
@@ -197,19 +198,24 @@ function sendPrediction() {
   requests.busy = true;
   requests.pending = false;
   requests.lastSent = performance.now();
-  worker.postMessage(
-    {
-      type: "predict",
-      version: drawing.version,
-      strokes: completedStrokes(),
-      points,
-      lengths,
-      size: Math.max(pad.clientWidth, pad.clientHeight),
-      inside: inside.isOpen(),
-      number: numberMode(),
-    },
-    [points.buffer, lengths.buffer],
-  );
+  const asked = {
+    version: drawing.version,
+    strokes: completedStrokes(),
+    points,
+    lengths,
+    size: Math.max(pad.clientWidth, pad.clientHeight),
+    inside: inside.isOpen(),
+    number: numberMode(),
+  };
+  recogniser
+    .ask("predict", asked, { transfer: [points.buffer, lengths.buffer] })
+    .then(showResult, (error) => {
+      confidenceLine.textContent = `Could not recognise this drawing: ${error.message}`;
+    })
+    .finally(() => {
+      requests.busy = false;
+      if (requests.pending) sendPrediction();
+    });
 }
 
 // Strokes whose pen is up: what a test waits for after drawing (a live prediction
@@ -245,7 +251,7 @@ function showResult(result) {
     return;
   }
   shown = { digit: result.digit, image: result.image, notDigit: result.not_digit };
-  // "not a digit" (the model's digit gate): the bars and data-probs still show what the network read
+  // "not a digit" (the digit gate): the bars and data-probs still show what the network read
   prediction.textContent = result.not_digit ? "not a digit" : String(result.digit);
   prediction.classList.toggle("not-digit", result.not_digit);
   prediction.dataset.probs = JSON.stringify(result.probabilities); // what the bars show: with the memory, if it spoke
@@ -256,7 +262,7 @@ function showResult(result) {
   if (memory) prediction.dataset.memory = memory.weight.toFixed(3);
   else delete prediction.dataset.memory;
   confidenceLine.textContent = result.not_digit
-    ? `Not a digit, as far as this model can tell (the nearest is ${result.digit}, ${percent} %)`
+    ? `Not a digit (the nearest is ${result.digit}, ${percent} %)`
     : memory
       ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
       : outputKind === "sigmoid"
@@ -304,59 +310,42 @@ function showSeen(image) {
   seenContext.putImageData(pixels, 0, 0);
 }
 
-// ---------------------------------------------------------------- models and the worker
+// --- models and the worker
 
-const worker = new Worker("worker.js", { type: "module" });
-const replies = new Map(); // id → what to do with the worker's answer to askWorker
+// the worker starts Python at once; its news: how that goes, and whether it was kept for the next visit
+const recogniser = messenger(() => new Worker("worker.js", { type: "module" }), {
+  onNews(news) {
+    if (news.type === "status" && document.body.dataset.state === "loading") statusLine.textContent = news.text;
+    if (news.type === "snapshot") {
+      document.body.dataset.snapshot = news.saved ? "saved" : "not saved";
+      if (!news.saved) console.warn("Python's start could not be kept for the next visit:", news.reason);
+    }
+  },
+  onCrash: (message) => fail(`the recogniser could not start (${message})`),
+});
+recogniser.start();
 const inside = createInside({
   view: document.getElementById("inside"),
-  worker,
+  ask: recogniser.ask,
   onOpen: () => drawing.strokes.length && requestPrediction(false),
 });
 
-worker.addEventListener("error", (event) => {
-  fail(`the recogniser could not start (${event.message || "worker script failed to load"})`);
-});
-
-worker.addEventListener("message", ({ data }) => {
-  if (replies.has(data.id)) {
-    // the answer (or error) to a request askWorker made
-    replies.get(data.id)(data);
-    replies.delete(data.id);
-  } else if (data.type === "status") {
-    if (document.body.dataset.state === "loading") statusLine.textContent = data.text;
-  } else if (data.type === "ready") {
-    clearTimeout(loadTimer);
-    outputKind = data.info.output_kind;
-    inUse = { value: modelSelect.value, name: data.info.name.replace(/\.json$/, "") };
-    inside.modelChanged(data.info.name);
-    myDigits.modelReady(data.info.memory);
-    const accuracy = typeof data.info.test_accuracy === "number" ? `, ${data.info.test_accuracy.toFixed(2)} % on MNIST test` : "";
-    const kinds = data.info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
-    modelInfo.textContent = `${kinds}; ${data.info.parameters.toLocaleString("en")} parameters${accuracy}.`;
-    document.body.dataset.readyAt = performance.now().toFixed(0);
-    document.body.dataset.python = data.python; // "kept snapshot", "shipped snapshot" or "fresh start" (web/python.js)
-    const seconds = (performance.now() - loadStarted) / 1000;
-    setState("ready", `Ready: model ${inUse.name} (${seconds.toFixed(1)} s to load).`);
-    keepOffline();
-    if (drawing.strokes.length) requestPrediction(false);
-  } else if (data.type === "snapshot") {
-    document.body.dataset.snapshot = data.saved ? "saved" : "not saved";
-    if (!data.saved) console.warn("Python's start could not be kept for the next visit:", data.reason);
-  } else if (data.type === "result") {
-    requests.busy = false;
-    showResult(data);
-    if (requests.pending) sendPrediction();
-  } else if (data.type === "error" && data.context === "predict") {
-    requests.busy = false;
-    confidenceLine.textContent = `Could not recognise this drawing: ${data.message}`;
-    if (requests.pending) sendPrediction();
-  } else if (data.type === "error" && data.context === "model" && inUse) {
-    keepModel(data);
-  } else if (data.type === "error") {
-    fail(data.message);
-  }
-});
+function modelReady({ info, python }) {
+  clearTimeout(loadTimer);
+  outputKind = info.output_kind;
+  inUse = { value: modelSelect.value, name: info.name.replace(/\.json$/, "") };
+  inside.modelChanged(info.name);
+  myDigits.modelReady(info.memory);
+  const accuracy = typeof info.test_accuracy === "number" ? `, ${info.test_accuracy.toFixed(2)} % on MNIST test` : "";
+  const kinds = info.layers.filter((k) => !["reshape", "dropout"].includes(k)).join(" → ");
+  modelInfo.textContent = `${kinds}; ${info.parameters.toLocaleString("en")} parameters${accuracy}.`;
+  document.body.dataset.readyAt = performance.now().toFixed(0);
+  document.body.dataset.python = python; // "kept snapshot", "shipped snapshot" or "fresh start" (web/python.js)
+  const seconds = (performance.now() - loadStarted) / 1000;
+  setState("ready", `Ready: model ${inUse.name} (${seconds.toFixed(1)} s to load).`);
+  keepOffline();
+  if (drawing.strokes.length) requestPrediction(false);
+}
 
 // A model not loaded: the one in use stays.
 function keepModel(error) {
@@ -416,32 +405,23 @@ function selectModel() {
   clearTimeout(loadTimer);
   loadTimer = setTimeout(() => fail(`the recogniser did not become ready within ${LOAD_TIMEOUT_MS / 1000} s`), LOAD_TIMEOUT_MS);
   const text = myDigits.modelText(modelSelect.value);
-  worker.postMessage({ type: "model", url: modelUrl(modelSelect.value), name: text ? name : modelSelect.value, text });
+  recogniser
+    .ask("model", { url: modelUrl(modelSelect.value), name: text ? name : modelSelect.value, text })
+    .then(modelReady, (error) => (inUse ? keepModel(error) : fail(error.message)));
   myDigits.modelChanged();
 }
 
 modelSelect.addEventListener("change", selectModel);
 
-// One request to the worker, answered under its id: the answer's data, or an error.
-let nextRequestId = 0;
-function askWorker(message, transfer = []) {
-  const id = nextRequestId++;
-  return new Promise((resolve, reject) => {
-    replies.set(id, (data) => (data.type === "error" ? reject(new Error(data.message)) : resolve(data)));
-    worker.postMessage({ ...message, id }, transfer);
-  });
-}
-
 // A hook for tests and the curious: the current model's raw outputs for flat 784-pixel images.
 window.digitnet = {
-  feedforward: (images) =>
-    askWorker({ type: "feedforward", images: Float32Array.from(images) }).then((data) => data.values),
+  feedforward: (images) => recogniser.ask("feedforward", { images: Float32Array.from(images) }),
   // each drawing of a strokes file read as the pad would read it now (with the memory): probabilities or null
-  readFile: (text) => askWorker({ type: "read-file", text }).then((data) => data.values),
+  readFile: (text) => recogniser.ask("read-file", { text }),
   inside: () => inside.latest(), // what the Inside view last showed
 };
 
-// ---------------------------------------------------------------- start
+// --- start
 
 const myDigits = setupMyDigits({
   pad,
@@ -451,12 +431,12 @@ const myDigits = setupMyDigits({
   next: () => (numberAnswer(drawing.version)?.strokes && keptDigit()) || clearPad(), // once kept
   select: selectModel,
   modelUrl,
-  // the recogniser's memory of kept drawings: { action: "remember" | "replace" | "forget", text, ids }
-  memory: (message) => askWorker({ type: "memory", ...message }),
+  // the recogniser's memory of kept drawings: { change: "remember" | "replace" | "forget", text, ids }
+  memory: (request) => recogniser.ask("memory", request),
 });
 
 makeBars();
-setUpNumbers({ ask: askWorker, redraw, showBars, showSeen, clearPad, penWidth });
+setUpNumbers({ ask: recogniser.ask, redraw, showBars, showSeen, clearPad, penWidth });
 showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();

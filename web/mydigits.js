@@ -3,6 +3,8 @@
 // drawing counts at once, digitnet.memory) and adapting the selected model in a second worker.
 // Nothing leaves the device: files are exported and imported by the person.
 
+import { messenger } from "./messenger.js";
+
 const FORMAT = "digitnet-strokes";
 const ADAPTED = "adapted:"; // option values of adapted models: "adapted:" + the base model's file
 const TRAINED = "trained:"; // option values (and keys) of models trained in the page (train.js): "trained:" + set-up
@@ -11,7 +13,7 @@ const SEED = 0; // the page's adaptation seed; `digitnet adapt` uses the same by
 
 const $ = (id) => document.getElementById(id);
 
-// ---------------------------------------------------------------- IndexedDB
+// --- IndexedDB
 
 function openStore() {
   return new Promise((resolve, reject) => {
@@ -35,7 +37,7 @@ function transact(db, store, mode, work) {
   });
 }
 
-// ---------------------------------------------------------------- the strokes file
+// --- the strokes file
 
 // A sample's identity: the same drawing with the same label is one sample, whenever it was kept.
 const keyOf = (s) => JSON.stringify([s.label, s.strokes, s.canvas]);
@@ -61,13 +63,13 @@ function download(text, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-// ---------------------------------------------------------------- the panel
+// --- the panel
 
 export function setupMyDigits(page) {
-  const state = { db: null, samples: [], adapted: new Map(), worker: null, job: null, nextId: 0, pending: new Map() };
+  const state = { db: null, samples: [], adapted: new Map(), job: null };
   const status = (text) => ($("mydigits-status").textContent = text);
 
-  // -------------------------------------------------------------- labelling
+  // --- labelling
 
   const buttons = $("label-buttons");
   for (let digit = 0; digit < 10; digit++) {
@@ -86,7 +88,7 @@ export function setupMyDigits(page) {
     event.preventDefault();
   });
 
-  // -------------------------------------------------------------- the recogniser's memory
+  // --- the recogniser's memory
 
   // Tell the recogniser's memory what is kept; body data-memory is how many drawings it reads with.
   async function teach(message) {
@@ -126,7 +128,7 @@ export function setupMyDigits(page) {
     sample.id = await transact(state.db, "samples", "readwrite", (store) => store.add(sample));
     state.samples.push(sample);
     // sent before the pad is cleared, so the next drawing is read with it
-    teach({ action: "remember", ...memorise([sample]) }).then((reply) => {
+    teach({ change: "remember", ...memorise([sample]) }).then((reply) => {
       if (reply) document.body.dataset.memoryMs = (performance.now() - asked).toFixed(1); // kept → in use
     });
     page.next();
@@ -137,7 +139,7 @@ export function setupMyDigits(page) {
     render();
   }
 
-  // -------------------------------------------------------------- showing the samples
+  // --- showing the samples
 
   function render() {
     const counts = new Array(10).fill(0);
@@ -178,7 +180,7 @@ export function setupMyDigits(page) {
     await transact(state.db, "samples", "readwrite", (store) => samples.forEach((s) => store.delete(s.id)));
     const gone = new Set(samples.map((s) => s.id));
     state.samples = state.samples.filter((s) => !gone.has(s.id));
-    teach({ action: "forget", ids: [...gone] });
+    teach({ change: "forget", ids: [...gone] });
     status(`Deleted ${samples.length} drawing${samples.length === 1 ? "" : "s"}.`);
     render();
   }
@@ -189,7 +191,7 @@ export function setupMyDigits(page) {
     }
   });
 
-  // -------------------------------------------------------------- export and import
+  // --- export and import
 
   $("export").addEventListener("click", () => download(strokesFile(state.samples), "my-digits.digitnet-strokes.json"));
 
@@ -199,7 +201,7 @@ export function setupMyDigits(page) {
     if (!file) return;
     status(`Reading ${file.name}…`);
     try {
-      const read = await ask({ type: "read", text: await file.text() });
+      const read = await adapter.ask("read", { text: await file.text() });
       const incoming = JSON.parse(read.text).samples;
       const known = new Set(state.samples.map(keyOf));
       const fresh = [];
@@ -212,7 +214,7 @@ export function setupMyDigits(page) {
       const ids = await transact(state.db, "samples", "readwrite", (store) => fresh.map((s) => store.add(s)));
       fresh.forEach((s, i) => (s.id = ids[i].result));
       state.samples.push(...fresh);
-      if (fresh.length) teach({ action: "remember", ...memorise(fresh) });
+      if (fresh.length) teach({ change: "remember", ...memorise(fresh) });
       const skipped = incoming.length - fresh.length;
       status(`Imported ${fresh.length} drawing${fresh.length === 1 ? "" : "s"} from ${file.name}` +
         (skipped ? `; ${skipped} already kept ${skipped === 1 ? "was" : "were"} skipped.` : "."));
@@ -222,38 +224,11 @@ export function setupMyDigits(page) {
     }
   });
 
-  // -------------------------------------------------------------- the adapting worker
+  // --- the adapting worker
 
-  function adaptWorker() {
-    if (!state.worker) {
-      state.worker = new Worker("adapt-worker.js", { type: "module" });
-      state.worker.addEventListener("message", ({ data }) => {
-        if (data.type === "status") return;
-        const job = state.pending.get(data.id);
-        if (!job) return;
-        if (data.type === "progress") return job.progress?.(data);
-        state.pending.delete(data.id);
-        if (data.type === "error") job.reject(new Error(data.message));
-        else job.resolve(data);
-      });
-      state.worker.addEventListener("error", (event) => {
-        for (const job of state.pending.values()) job.reject(new Error(event.message || "the adapting worker failed"));
-        state.pending.clear();
-        state.worker = null;
-      });
-    }
-    return state.worker;
-  }
+  const adapter = messenger(() => new Worker("adapt-worker.js", { type: "module" }));
 
-  function ask(message, progress) {
-    const id = state.nextId++;
-    return new Promise((resolve, reject) => {
-      state.pending.set(id, { resolve, reject, progress });
-      adaptWorker().postMessage({ ...message, id });
-    });
-  }
-
-  // -------------------------------------------------------------- adapting
+  // --- adapting
 
   const baseOf = (value) => (value.startsWith(ADAPTED) ? value.slice(ADAPTED.length) : value);
 
@@ -279,13 +254,12 @@ export function setupMyDigits(page) {
     line.textContent = `Adapting ${base.replace(/\.json$/, "")} to your ${state.samples.length} drawings…`;
     updateAdaptButton();
     try {
-      const result = await ask(
-        { type: "adapt", modelUrl: page.modelUrl(base), name: base, samples: strokesFile(state.samples), seed: SEED },
-        ({ fraction, what }) => {
-          bar.value = fraction;
-          line.textContent = `Adapting: ${what}… ${Math.round(100 * fraction)} %`;
-        },
-      );
+      const asked = { modelUrl: page.modelUrl(base), name: base, samples: strokesFile(state.samples), seed: SEED };
+      const onProgress = ({ fraction, what }) => {
+        bar.value = fraction;
+        line.textContent = `Adapting: ${what}… ${Math.round(100 * fraction)} %`;
+      };
+      const result = await adapter.ask("adapt", asked, { onProgress });
       const report = result.report;
       const wall = (performance.now() - clicked) / 1000; // the worker's start and the files' fetch included
       line.dataset.report = JSON.stringify({ ...report, worker_seconds: result.seconds, wall_seconds: wall });
@@ -319,14 +293,10 @@ export function setupMyDigits(page) {
 
   $("adapt-cancel").addEventListener("click", () => {
     // a busy worker cannot read a message: end it; a new one starts when needed
-    state.worker?.terminate();
-    state.worker = null;
-    const cancelled = Object.assign(new Error("cancelled"), { cancelled: true });
-    for (const job of state.pending.values()) job.reject(cancelled);
-    state.pending.clear();
+    adapter.stop(Object.assign(new Error("cancelled"), { cancelled: true }));
   });
 
-  // -------------------------------------------------------------- adapted models
+  // --- adapted models
 
   function addOption(base) {
     if (base.startsWith(TRAINED)) return addTrainedOption(base);
@@ -370,7 +340,7 @@ export function setupMyDigits(page) {
     updateAdaptButton();
   });
 
-  // -------------------------------------------------------------- models trained in the page (train.js)
+  // --- models trained in the page (train.js)
 
   // Kept beside the adapted models (store "models", key "trained:" + set-up) and offered in the selector
   // as "… · trained here". train.js asks by a "digitnet-trained" event whose detail names the action
@@ -412,12 +382,12 @@ export function setupMyDigits(page) {
     });
   });
 
-  // -------------------------------------------------------------- start
+  // --- start
 
   const started = (async () => {
     state.db = await openStore();
     state.samples = await transact(state.db, "samples", "readonly", (store) => store.getAll());
-    teach({ action: "replace", ...memorise(state.samples) }); // the memory, rebuilt from what is kept
+    teach({ change: "replace", ...memorise(state.samples) }); // the memory, rebuilt from what is kept
     for (const record of await transact(state.db, "models", "readonly", (store) => store.getAll())) {
       state.adapted.set(record.base, record);
     }

@@ -50,7 +50,7 @@ function setMode(mode) {
   page.clearPad();
 }
 
-// ---------------------------------------------------------------- showing a reading
+// --- showing a reading
 
 // A number read from strokes or from a picture: the number, the per-digit answers and boxes.
 export function showNumber(result, toPad = strokeBox) {
@@ -83,8 +83,8 @@ export function showNumber(result, toPad = strokeBox) {
   const percent = (100 * weakest.confidence).toFixed(0);
   confidenceLine.textContent = weakest.not_digit
     ? digits.length === 1
-      ? `Not a digit, as far as this model can tell (the nearest is ${weakest.digit}, ${percent} %)`
-      : `Not a number: digit ${index + 1} is no digit, as far as this model can tell (the nearest is ${weakest.digit}, ${percent} %)`
+      ? `Not a digit (the nearest is ${weakest.digit}, ${percent} %)`
+      : `Not a number: digit ${index + 1} is no digit (the nearest is ${weakest.digit}, ${percent} %)`
     : digits.length === 1
       ? `Probability ${percent} %`
       : `${digits.length} digits; least sure of digit ${index + 1} (${weakest.digit}): ${percent} %`;
@@ -171,7 +171,7 @@ export function drawOverlay(context) {
   context.restore();
 }
 
-// ---------------------------------------------------------------- pictures
+// --- pictures
 
 function pictureFit({ width, height }) {
   const scale = Math.min(pad.clientWidth / width, pad.clientHeight / height);
@@ -191,7 +191,7 @@ async function openPicture(file) {
   confidenceLine.textContent = `Reading ${file.name}…`;
   prediction.dataset.picture = "reading";
   const bytes = new Uint8Array(await file.arrayBuffer());
-  page.ask({ type: "picture", bytes }, [bytes.buffer]).then(
+  page.ask("picture", { bytes }, { transfer: [bytes.buffer] }).then(
     (data) => showPicture(id, data),
     (error) => showPicture(id, { type: "error", message: error.message }),
   );

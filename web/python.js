@@ -26,16 +26,11 @@ self.fetch = async (resource, options) => {
   return response;
 };
 
-// Pyodide's own start (about 2 s here) is mostly the interpreter starting up. A memory snapshot of
-// an interpreter just started (Pyodide's experimental _makeSnapshot, about 21 MB) restores in
-// about 0.15 s. Where it comes from, in order:
-//   1. the one this browser kept in Cache Storage after a fresh start;
-//   2. the one the site builder made in Chromium and shipped gzipped beside Pyodide (web/snapshot.py;
-//      the service worker keeps it with the site's other files);
-//   3. a fresh start, which takes one and keeps it.
-// A snapshot that is missing, malformed or refused (another Pyodide build) falls through to the
-// next; a kept one that is malformed or refused is deleted. The cache's name is not the service
-// worker's "digitnet-…", which a new site version deletes.
+// Python's start is mostly the interpreter starting up; a memory snapshot of one just started (Pyodide's
+// experimental _makeSnapshot) restores far faster. Taken from, in order: the one this browser kept in Cache
+// Storage after a fresh start; the one the site builder shipped gzipped beside Pyodide (web/snapshot.py);
+// a fresh start, which takes one and keeps it. One missing, malformed or refused falls through to the next
+// (a kept one is then deleted). The cache is not named "digitnet-…", which a new site version deletes.
 const SNAPSHOTS = "python-snapshot";
 const snapshotUrl = (indexURL) => `${indexURL}snapshot-${version}.bin`;
 const SHIPPED_SNAPSHOT = "python-snapshot.bin.gz";
@@ -75,10 +70,9 @@ async function inflated(response) {
   return bytes;
 }
 
-// Pyodide checks a snapshot's build only after it has sized the WebAssembly memory by it, and a
-// memory that cannot be made hangs its start instead of failing: check the header first (Pyodide
-// 0.27's layout: magic number, offset of the heap, then the heap in whole 64 KiB pages, here at most
-// 1 GiB where 21 MB are expected).
+// Pyodide checks a snapshot's build only after sizing the WebAssembly memory by it, and a memory that cannot
+// be made hangs its start: check the header first (Pyodide 0.27's layout: magic number, offset of the heap,
+// then the heap in whole 64 KiB pages, here at most 1 GiB).
 const SNAPSHOT_MAGIC = 1886286592;
 function looksWhole(bytes) {
   if (bytes.byteLength < 64 || bytes.byteOffset % 4) return false;

@@ -38,6 +38,7 @@ PAGE_FILES = (
     "main.js",
     "inside.js",
     "choice.js",
+    "messenger.js",
     "numbers.js",
     "worker.js",
     "python.js",
@@ -178,15 +179,23 @@ def copy_models(weights: Path, models_dir: Path) -> list[dict[str, Any]]:
     return entries
 
 
+#: Metadata of a committed model its shipped copy leaves out (``shipped_model``).
+UNSHIPPED_METADATA = ("settings", "dataset_sha256")
+
+
 def shipped_model(network: Network) -> bytes:
     """The model file the page fetches: its large weight arrays as int8 with a scale per row, the other
     tensors float16 (``modelfile.layer_entries``), compact JSON, gzip (no timestamp, so the build is
     reproducible); the worker inflates it with the browser's DecompressionStream.
 
     Each shipped model must give its original's answers on ≥ 99.9 % of the MNIST test set
-    (tests/test_weights.py); gzip takes back most of base64's third.
+    (tests/test_weights.py); gzip takes back most of base64's third. Of the metadata, what says how the
+    model was trained (``UNSHIPPED_METADATA``: the recipe's settings, the data files' checksums) stays in the
+    committed file; what it is, its figures and the real writers' credit ship.
     """
-    text = json.dumps(model_to_dict(network, dtype="int8"), separators=(",", ":"))
+    doc = model_to_dict(network, dtype="int8")
+    doc["metadata"] = {k: v for k, v in doc["metadata"].items() if k not in UNSHIPPED_METADATA}
+    text = json.dumps(doc, separators=(",", ":"))
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 

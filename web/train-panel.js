@@ -5,6 +5,8 @@
 // which keeps it in IndexedDB beside the adapted models and offers it in the selector as "… · trained here".
 // The form's bounds and defaults are digitnet.book's LIMITS and SETUPS (tests/test_book_train.py checks).
 
+import { messenger } from "./messenger.js";
+
 const BODY = `
 <div class="train-body">
   <p class="train-note">Nielsen's networks, trained by the same NumPy code as <code>digitnet book-train</code>
@@ -63,10 +65,8 @@ const PAINT_MS = 200; // the weights are repainted at most this often
 
 document.getElementById("train").insertAdjacentHTML("beforeend", BODY);
 
+const trainer = messenger(() => new Worker("train-worker.js", { type: "module" }));
 const panel = {
-  worker: null,
-  nextId: 0,
-  pending: new Map(),
   run: null, // the run under way: { setup, settings, history, seconds, paused, where }
   kept: new Map(), // set-up → its kept record ({ base, text, report, time })
   painted: 0,
@@ -79,34 +79,6 @@ function models(action, details = {}) {
   const detail = { action, ...details };
   document.dispatchEvent(new CustomEvent("digitnet-trained", { detail }));
   return detail.done ?? Promise.reject(new Error("models cannot be kept in this browser"));
-}
-
-function trainWorker() {
-  if (!panel.worker) {
-    panel.worker = new Worker("train-worker.js", { type: "module" });
-    panel.worker.addEventListener("message", ({ data }) => {
-      const job = panel.pending.get(data.id);
-      if (!job) return;
-      if (data.type === "progress") return job.progress?.(data);
-      panel.pending.delete(data.id);
-      if (data.type === "error") job.reject(new Error(data.message));
-      else job.resolve(data);
-    });
-    panel.worker.addEventListener("error", (event) => {
-      for (const job of panel.pending.values()) job.reject(new Error(event.message || "the training worker failed"));
-      panel.pending.clear();
-      panel.worker = null;
-    });
-  }
-  return panel.worker;
-}
-
-function ask(message, progress) {
-  const id = panel.nextId++;
-  return new Promise((resolve, reject) => {
-    panel.pending.set(id, { resolve, reject, progress });
-    trainWorker().postMessage({ ...message, id });
-  });
 }
 
 // ---------------------------------------------------------------- what the panel shows
@@ -273,7 +245,7 @@ async function start() {
   showActions();
   setState("loading", "Starting…");
   try {
-    const result = await ask({ type: "train", settings: asked }, onProgress);
+    const result = await trainer.ask("train", { settings: asked }, { onProgress });
     const report = result.report;
     const when = result.stopped ? `Stopped at ${panel.run.where}` : `Trained ${asked.setup} for ${report.epochs} epochs`;
     if (!report.epochs && !report.batches_done) {
@@ -304,7 +276,7 @@ $("train-pause").addEventListener("click", () => {
   const run = panel.run;
   if (!run) return;
   run.paused = !run.paused;
-  panel.worker?.postMessage({ type: run.paused ? "pause" : "resume" });
+  trainer.tell(run.paused ? "pause" : "resume");
   if (!run.paused) setState("running", `Training ${run.setup}: ${run.where}.`);
 });
 
@@ -312,7 +284,7 @@ $("train-stop").addEventListener("click", () => {
   if (!panel.run) return;
   panel.run.paused = false;
   setState("stopping", `Stopping at ${panel.run.where}…`);
-  panel.worker?.postMessage({ type: "stop" });
+  trainer.tell("stop");
 });
 
 $("train-setup").addEventListener("change", () => {
@@ -347,7 +319,7 @@ $("train-delete").addEventListener("click", async () => {
 
 // A hook for tests and the curious: every parameter of the network being (or last) trained, float64.
 window.digitnetTrain = {
-  parameters: () => ask({ type: "parameters" }).then((data) => Array.from(data.values)),
+  parameters: () => trainer.ask("parameters").then((values) => Array.from(values)),
 };
 
 // The models trained here before (kept by mydigits.js), for the download and delete buttons.

@@ -1,13 +1,14 @@
 // The Train panel's worker: a Pyodide of its own running digitnet.trainapp, so that drawing and
 // recognising keep working while one of the book's networks learns. A run goes a few mini-batches at
 // a time, with a turn of the event loop in between, so that pause, resume and stop are read at once.
-// One id per request ("train", "parameters"); "pause", "resume" and "stop" act on the run under way.
+// One answer per request ("train", "parameters"; web/messenger.js); "pause", "resume" and "stop" act on the
+// run under way and are answered with nothing.
 
+import { answer } from "./messenger.js";
 import { reason, startPython, toJs } from "./python.js";
 
-const post = (message) => self.postMessage(message);
 let app = null;
-const runtime = () => (app ??= startPython(post, "digitnet.trainapp"));
+const runtime = () => (app ??= startPython((news) => self.postMessage(news), "digitnet.trainapp"));
 
 const CHUNK_MS = 150; // about this long between two looks at the messages
 const control = { paused: false, stopped: false, wake: null };
@@ -21,12 +22,12 @@ async function bytesOf(url) {
 
 // The MNIST subset, fetched once (the service worker keeps it for offline use) and checked against the
 // sha256 that data/index.json lists; a refused copy is dropped from the offline cache.
-async function loadData(python, id) {
+async function loadData(python, progress) {
   if (python.has_data()) return;
   const response = await fetch("data/index.json");
   if (!response.ok) throw new Error(`data/index.json: HTTP ${response.status} ${response.statusText}`);
   const entry = (await response.json()).book;
-  post({ type: "progress", id, stage: "data", bytes: entry.bytes });
+  progress({ stage: "data", bytes: entry.bytes });
   const url = `data/${entry.file}`;
   const bytes = await bytesOf(url);
   try {
@@ -42,14 +43,13 @@ async function loadData(python, id) {
 
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function train(message) {
-  const id = message.id;
+async function train({ settings }, progress) {
   Object.assign(control, { paused: false, stopped: false, wake: null }); // a Stop while loading is kept
-  post({ type: "progress", id, stage: "python" });
+  progress({ stage: "python" });
   const python = await runtime();
-  await loadData(python, id);
-  const first = toJs(python.start(JSON.stringify(message.settings)));
-  post({ type: "progress", id, stage: "started", ...first });
+  await loadData(python, progress);
+  const first = toJs(python.start(JSON.stringify(settings)));
+  progress({ stage: "started", ...first });
   let batches = 10;
   const started = performance.now();
   let stepping = 0; // ms spent in SGD steps (epochs' evaluations left out)
@@ -57,7 +57,7 @@ async function train(message) {
   let epochMs = 0; // ms of Python work in the epoch under way, its evaluation included
   while (!control.stopped) {
     if (control.paused) {
-      post({ type: "progress", id, stage: "paused" });
+      progress({ stage: "paused" });
       await new Promise((resolve) => (control.wake = resolve));
       continue;
     }
@@ -73,28 +73,31 @@ async function train(message) {
       steps += batches;
       batches = Math.max(1, Math.min(2000, Math.round((CHUNK_MS * steps) / Math.max(stepping, 1))));
     }
-    post({ type: "progress", id, stage: "training", ms, ...step });
+    progress({ stage: "training", ms, ...step });
     if (step.finished) break;
     await turn();
   }
   const result = toJs(python.finish());
-  const seconds = (performance.now() - started) / 1000;
-  post({ type: "trained", id, stopped: control.stopped, seconds, ...result });
+  return { stopped: control.stopped, seconds: (performance.now() - started) / 1000, ...result };
 }
 
-async function handle(message) {
-  if (message.type === "train") {
-    await train(message);
-  } else if (message.type === "parameters") {
-    post({ type: "parameters", id: message.id, values: toJs((await runtime()).parameters()) });
-  } else if (["pause", "resume", "stop"].includes(message.type)) {
-    control.paused = message.type === "pause";
-    control.stopped ||= message.type === "stop";
-    control.wake?.();
-    control.wake = null;
-  }
+function steer(action) {
+  control.paused = action === "pause";
+  control.stopped ||= action === "stop";
+  control.wake?.();
+  control.wake = null;
 }
 
-self.addEventListener("message", ({ data }) => {
-  handle(data).catch((error) => post({ type: "error", id: data.id, message: reason(error) }));
-});
+answer(
+  self,
+  {
+    train,
+    async parameters() {
+      return toJs((await runtime()).parameters());
+    },
+    pause: () => steer("pause"),
+    resume: () => steer("resume"),
+    stop: () => steer("stop"),
+  },
+  reason,
+);

@@ -1,7 +1,9 @@
 // The recogniser: Pyodide running digitnet's NumPy inference code, in a module Web Worker.
 // Packages (numpy and the digitnet wheel) come from this site's pyodide-lock.json, which
-// carries their sha256: the browser refuses a file that does not match.
+// carries their sha256: the browser refuses a file that does not match. One answer per request
+// (web/messenger.js); Python's start is news.
 
+import { answer } from "./messenger.js";
 import { fetchModel, loadPackage, pythonStart, reason, startPython, toJs } from "./python.js";
 
 const post = (message) => self.postMessage(message);
@@ -21,49 +23,50 @@ function loadPillow() {
   return pillow;
 }
 
-async function handle(message) {
-  // the first model is fetched while Pyodide is still starting, not after
-  const text = message.type === "model" ? (message.text ?? fetchModel(message.url)) : null;
-  text?.catch?.(() => {}); // a failed fetch is reported below, where it is awaited
-  const app = await webapp;
-  if (message.type === "model") {
-    const info = toJs(app.load(await text, message.name));
-    post({ type: "ready", info, python: pythonStart });
-  } else if (message.type === "predict") {
-    // one digit, or (number mode) the strokes grouped into digits
-    const t0 = performance.now();
-    const result = toJs(
-      message.number
-        ? app.predict_number(message.points, message.lengths, message.size)
-        : app.predict_strokes(message.points, message.lengths, message.size, Boolean(message.inside)),
-    );
-    const ms = performance.now() - t0;
-    post({ type: "result", version: message.version, strokes: message.strokes, ms, ...result });
-  } else if (message.type === "picture") {
-    const t0 = performance.now();
-    await loadPillow();
-    const result = toJs(app.predict_picture(message.bytes));
-    post({ type: "picture", id: message.id, ms: performance.now() - t0, ...result });
-  } else if (message.type === "memory") {
-    // the memory of kept drawings: "remember" adds, "replace" holds exactly these, "forget" takes out (by id)
-    const t0 = performance.now();
-    const result =
-      message.action === "forget"
-        ? app.forget(message.ids)
-        : (message.action === "replace" ? app.remember_only : app.remember)(message.text, message.ids);
-    post({ type: "memory", id: message.id, ms: performance.now() - t0, ...toJs(result) });
-  } else if (message.type === "feedforward") {
-    post({ type: "outputs", id: message.id, values: toJs(app.feedforward(message.images)) });
-  } else if (message.type === "read-file") {
-    post({ type: "readings", id: message.id, values: toJs(app.read_file(message.text)) });
-  } else if (message.type === "inside-units") {
-    const units = app.inside_units(); // None (null here) when the first layer's units are not images
-    post({ type: "inside-units", units: units ? toJs(units) : null });
-  }
-}
+const timed = (work) => {
+  const t0 = performance.now();
+  const result = work();
+  return { ms: performance.now() - t0, ...result };
+};
 
-self.addEventListener("message", ({ data }) => {
-  handle(data).catch((error) => {
-    post({ type: "error", context: data.type, id: data.id, message: reason(error), unreachable: error.unreachable });
-  });
-});
+answer(
+  self,
+  {
+    async model({ url, name, text }) {
+      // the first model is fetched while Pyodide is still starting, not after
+      const file = text ?? fetchModel(url);
+      file.catch?.(() => {}); // a failed fetch is reported where it is awaited
+      const app = await webapp;
+      return { info: toJs(app.load(await file, name)), python: pythonStart };
+    },
+    // one digit, or (number mode) the strokes grouped into digits
+    async predict({ points, lengths, size, inside, number, version, strokes }) {
+      const app = await webapp;
+      const read = () =>
+        toJs(number ? app.predict_number(points, lengths, size) : app.predict_strokes(points, lengths, size, Boolean(inside)));
+      return { version, strokes, ...timed(read) };
+    },
+    async picture({ bytes }) {
+      const app = await webapp;
+      await loadPillow();
+      return timed(() => toJs(app.predict_picture(bytes)));
+    },
+    // the memory of kept drawings: "remember" adds, "replace" holds exactly these, "forget" takes out (by id)
+    async memory({ change, text, ids }) {
+      const app = await webapp;
+      const update = { forget: () => app.forget(ids), replace: () => app.remember_only(text, ids) }[change];
+      return timed(() => toJs(update ? update() : app.remember(text, ids)));
+    },
+    async feedforward({ images }) {
+      return toJs((await webapp).feedforward(images));
+    },
+    async "read-file"({ text }) {
+      return toJs((await webapp).read_file(text));
+    },
+    async "inside-units"() {
+      const units = (await webapp).inside_units(); // None (null here) when the first layer's units are not images
+      return units ? toJs(units) : null;
+    },
+  },
+  reason,
+);
