@@ -35,9 +35,10 @@ from browser import served_site  # noqa: E402
 from record import record  # noqa: E402
 
 from digitnet import adaptapp, webapp  # noqa: E402
+from digitnet.adapt import REPLAY_FILE  # noqa: E402
 from digitnet.strokesfile import Sample, dump_strokes  # noqa: E402
 from digitnet.training import writers as w  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, REPLAY_FILE  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN  # noqa: E402
 from tests.webpage import wait_ready, wait_until  # noqa: E402
 
 K = 3

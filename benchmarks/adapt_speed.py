@@ -37,10 +37,11 @@ from browser import served_site  # noqa: E402
 from record import record  # noqa: E402
 
 from digitnet import load_model  # noqa: E402
+from digitnet.adapt import REPLAY_FILE  # noqa: E402
 from digitnet.strokes import normalise_strokes  # noqa: E402
 from digitnet.strokesfile import Sample, dump_strokes  # noqa: E402
 from digitnet.training.results import DEFAULT_MODEL  # noqa: E402
-from digitnet.web.site import PYODIDE_CDN, REPLAY_FILE  # noqa: E402
+from digitnet.web.site import PYODIDE_CDN  # noqa: E402
 from tests.handstyle import styled_set  # noqa: E402
 from tests.webpage import draw, pad_size, shown_prediction, wait_ready, wait_until  # noqa: E402
 

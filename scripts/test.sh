@@ -9,24 +9,18 @@ if [ -z "${DIGITNET_WRITERS:-}" ]; then
   echo "the real-writer tests need DIGITNET_WRITERS: the folder of *.digitnet-strokes.json files (../shared/data/pendigits)" >&2
   exit 1
 fi
-if [ -z "${DIGITNET_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing Chromium for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "the browser tests need Chromium: sudo apt-get install chromium (or set DIGITNET_CHROMIUM)" >&2
+# a Debian package the tests need: installed when run as root, else one line saying how
+need() { # COMMAND PACKAGE WHAT
+  command -v "$1" >/dev/null && return
+  if [ "$(id -u)" != 0 ]; then
+    echo "$3 need $2: sudo apt-get install $2" >&2
     exit 1
   fi
-fi
-if ! command -v node >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing Node.js for the JavaScript tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
-  else
-    echo "the JavaScript tests need Node.js 20 or later: sudo apt-get install nodejs" >&2
-    exit 1
-  fi
-fi
+  echo "installing $2 for $3"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+[ -n "${DIGITNET_CHROMIUM:-}" ] || need chromium chromium "the browser tests (or set DIGITNET_CHROMIUM)"
+need node nodejs "the JavaScript tests"
 ruff check .
 node --test tests/js/
 python -m pytest -q "$@"

@@ -20,7 +20,7 @@ import numpy as np
 from digitnet.digitcheck import check_features
 from digitnet.modelfile import ModelFormatError, load_model, parse_model
 from digitnet.network import confidence, probabilities
-from digitnet.web.site import model_files
+from digitnet.training.paths import model_files
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Replacement values: wrong types, extremes, the empty, the huge (as JSON text, so huge integers,

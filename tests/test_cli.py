@@ -133,8 +133,26 @@ def test_the_installed_package_reads_a_picture_from_any_folder(tmp_path):
 
 
 def test_model_takes_a_path_or_a_committed_model_s_name():
-    from digitnet.training.cli import model_path
+    from digitnet.training.arguments import model_path
 
     assert model_path("c2") == ROOT / "weights" / "c2.json"
     assert model_path("elsewhere/c2.json") == Path("elsewhere/c2.json")
     assert model_path("no-such-model") == Path("no-such-model")  # then refused by load_model, naming it
+
+
+def test_errors_a_person_can_fix_are_one_line_and_faults_keep_their_traceback(monkeypatch, capsys):
+    from digitnet.errors import DigitnetError, InputError
+    from digitnet.training import cli, cli_models
+
+    def run_with(error):
+        def fails(args):
+            raise error
+
+        monkeypatch.setattr(cli_models, "run_info", fails)
+        return cli.main(["info", "weights/c1.json"])
+
+    assert run_with(InputError("adapting needs at least 10 labelled drawings; there are 3")) == 2
+    assert capsys.readouterr().err == "digitnet: error: adapting needs at least 10 labelled drawings; there are 3\n"
+    assert issubclass(InputError, DigitnetError) and issubclass(InputError, ValueError)
+    with pytest.raises(ValueError, match="operands could not be broadcast"):  # a fault of ours: not one line
+        run_with(ValueError("operands could not be broadcast together"))

@@ -64,12 +64,12 @@ def test_port_in_use_is_one_sentence(tmp_path, capsys):
 
 
 def test_ctrl_c_ends_with_one_line(capsys, monkeypatch):
-    from digitnet.training import cli
+    from digitnet.training import cli_models
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_info", interrupted)
+    monkeypatch.setattr(cli_models, "run_info", interrupted)
     code = main(["info", "weights/c1.json"])
     err = capsys.readouterr().err
     assert code == 130 and err.strip() == "digitnet: interrupted"

@@ -21,8 +21,8 @@ from digitnet.layers import (
     Sigmoid,
     Softmax,
 )
+from digitnet.training.paths import model_files
 from digitnet.training.tracing import trace_digit
-from digitnet.web.site import model_files
 
 from .conftest import ROOT
 from .test_gradients import EPS

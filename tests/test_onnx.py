@@ -11,6 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from digitnet import load_model
+from digitnet.adapt import REPLAY_FILE
 from digitnet.layers import BatchNorm, Dense, Layer, Reshape, Sigmoid
 from digitnet.modelfile import model_to_dict
 from digitnet.network import Network
@@ -23,8 +24,9 @@ from digitnet.training.onnx_format import (
     import_onnx,
     load_onnx,
 )
+from digitnet.training.paths import model_files
 from digitnet.web.serve import start_server, url_of
-from digitnet.web.site import BOOK_DATA_FILE, REPLAY_FILE, build_site, model_files
+from digitnet.web.site import BOOK_DATA_FILE, build_site
 
 from .conftest import ROOT, pyodide_source
 from .webpage import wait_ready

@@ -64,7 +64,9 @@ def test_plot_explains_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     not_history = tmp_path / "model.json"
     not_history.write_text('{"format": "digitnet-model"}')
     assert main(["plot", str(not_history), "--out", str(tmp_path / "x.svg")]) == 2
-    assert capsys.readouterr().err.strip() == f"digitnet: {not_history} is not a training history (no list of epochs)"
+    assert capsys.readouterr().err.strip() == (
+        f"digitnet: error: {not_history} is not a training history (no list of epochs)"
+    )
     assert main(["plot", str(HISTORIES[0]), "--out", str(tmp_path / "x.gif")]) == 2
     assert "must end in .png, .svg, .pdf" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed

@@ -49,7 +49,8 @@ def test_shipped_copies_answer_like_the_originals(mnist_data):
     import gzip
 
     from digitnet.modelfile import parse_model
-    from digitnet.web.site import model_files, shipped_model
+    from digitnet.training.paths import model_files
+    from digitnet.web.site import shipped_model
 
     test = mnist_data.test
     for path in model_files(ROOT / "weights"):

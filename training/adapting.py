@@ -13,9 +13,8 @@ from digitnet.adapt import AdaptSettings, adapt, load_replay
 from digitnet.modelfile import load_model, save_model
 from digitnet.strokesfile import Sample, StrokesFormatError, labels_of, parse_strokes, render_samples
 from digitnet.training.mnist import Split
+from digitnet.training.paths import WEIGHTS
 from digitnet.training.replay import REPLAY_FILE, write_replay
-
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
 def add_adapt_commands(commands: argparse._SubParsersAction) -> None:

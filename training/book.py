@@ -13,18 +13,19 @@ import argparse
 from pathlib import Path
 
 from digitnet.book import BOOK_DATA_FILE, LIMITS, SETUPS, BookRun, book_settings, read_book_data
+from digitnet.errors import InputError
 from digitnet.modelfile import write_atomic
 from digitnet.training.mnist import N_TRAIN, locate, read_files
+from digitnet.training.paths import WEIGHTS
 from digitnet.training.replay import archive_bytes
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 TRAIN, VALIDATION = 10_000, 2_000
 
 
 def book_data_bytes(data_dir: str | Path | None, train: int = TRAIN, validation: int = VALIDATION) -> bytes:
     """The subset's archive from the MNIST files in ``data_dir`` (see ``digitnet.training.mnist.locate``)."""
     if not 1 <= train <= N_TRAIN or not 1 <= validation <= 60_000 - N_TRAIN:
-        raise ValueError(
+        raise InputError(
             f"the subset takes 1 to {N_TRAIN:,} training and 1 to {60_000 - N_TRAIN:,} validation images, "
             f"not {train:,} and {validation:,}"
         )

@@ -27,6 +27,7 @@ from digitnet.modelfile import load_model, save_model
 from digitnet.network import Network, probabilities
 from digitnet.strokesfile import Sample
 from digitnet.training import writers as writers_data
+from digitnet.training.arguments import add_data_dir, add_writers_dir, stored_dtype
 from digitnet.training.digit_check import fit_check
 from digitnet.training.mnist import Mnist, load_mnist
 from digitnet.training.nondigits import CANVAS, Strokes, non_digits
@@ -109,14 +110,12 @@ def add_digit_gate_commands(commands: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("model", type=Path, help="the model file; the gate is written into it")
     fit.add_argument("--out", type=Path, help="write the model with its gate here instead")
-    fit.add_argument("--data-dir", type=Path, help="folder with the MNIST files (default: $DIGITNET_DATA)")
-    fit.add_argument("--writers", type=Path, help="real writers' folder (default: $DIGITNET_WRITERS)")
+    add_data_dir(fit)
+    add_writers_dir(fit)
     fit.set_defaults(run=run_fit)
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from digitnet.training.cli import stored_dtype
-
     network = load_model(args.model)
     writers = writers_data.load_writers(args.writers) if writers_data.trained_on(network) else None
     began = time.perf_counter()

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
 from digitnet.modelfile import write_atomic
 
 N_TRAIN = 50_000
@@ -69,7 +70,7 @@ MIRRORS = (
 )
 
 
-class MnistError(RuntimeError):
+class MnistError(DigitnetError, RuntimeError):
     """MNIST files missing, corrupt or unreadable; the message says which and what to do."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
+
 CANVAS = 280.0
 KINDS = ("letter", "scribble", "spiral", "line", "hatching", "shape")
 #: Letters no one would take for a digit (both cases).
@@ -38,7 +40,7 @@ SHAPES = (
 Strokes = list[np.ndarray]
 
 
-class NonDigitsError(RuntimeError):
+class NonDigitsError(DigitnetError, RuntimeError):
     """The non-digit drawings cannot be made; the message is one sentence."""
 
 

@@ -36,6 +36,7 @@ from digitnet.layers import (
 )
 from digitnet.modelfile import COSTS, ModelFormatError, load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import N_CLASSES, N_PIXELS, Network
+from digitnet.training.arguments import model_path
 
 if TYPE_CHECKING:
     import onnx
@@ -77,8 +78,6 @@ def require_onnx() -> Any:
 
 
 def add_onnx_commands(commands: argparse._SubParsersAction) -> None:
-    from digitnet.training.cli import model_path  # here: cli imports this module
-
     export = commands.add_parser("export-onnx", help=f"write a model as an ONNX file (opset {OPSET})")
     export.add_argument("model", type=model_path, help="model file, or a committed model's name (e.g. cnn)")
     export.add_argument("out", type=Path, metavar="OUT.onnx")

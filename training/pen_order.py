@@ -22,13 +22,16 @@ import numpy as np
 from digitnet.augment import StrokeAugmentation, distort_strokes
 from digitnet.backprop import apply_gradients, backprop, one_hot
 from digitnet.costs import cost_named
+from digitnet.errors import InputError
 from digitnet.modelfile import load_model, save_model
 from digitnet.network import Network
 from digitnet.optimisers import Adam
 from digitnet.penpath import PER_POINT, PenPath, fuse, pen_paths
 from digitnet.strokesfile import Sample
 from digitnet.training import writers as writers_data
+from digitnet.training.arguments import add_writers_dir, stored_dtype
 from digitnet.training.initialisation import build_mlp
+from digitnet.training.paths import WEIGHTS
 
 POINTS = 32
 HIDDEN = 128
@@ -36,7 +39,6 @@ EPOCHS = 20
 COPIES = 4
 BATCH = 64
 LEARNING_RATE = 1e-3
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 RESULTS = WEIGHTS / "pen-order"
 #: The fusion weights ``w`` tried (``digitnet.penpath.fuse``).
 WEIGHT_GRID = tuple(round(0.1 * k, 1) for k in range(11))
@@ -53,12 +55,12 @@ def add_pen_path_commands(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("model", type=Path, help="a model trained on real writers; the reader is written into it")
     fit.add_argument("--out", type=Path, help="write the model with its reader here instead")
     fit.add_argument("--seed", type=int, help="random seed (default: the model's recipe seed, as training fits it)")
-    fit.add_argument("--writers", type=Path, help="real writers' folder (default: $DIGITNET_WRITERS)")
+    add_writers_dir(fit)
     fit.set_defaults(run=run_fit)
 
     order = commands.add_parser("pen-order", help="fold models on held-out writers: image, pen path, and fused")
     order.add_argument("--recipe", default="cnn-pen", help="whose fold models (weights/folds/RECIPE-foldK.json)")
-    order.add_argument("--writers", type=Path, help="real writers' folder (default: $DIGITNET_WRITERS)")
+    add_writers_dir(order)
     order.add_argument("--write", type=Path, help=f"write the tables here (e.g. {RESULTS}), .md and .results.json")
     order.add_argument(
         "--set-weights",
@@ -81,7 +83,7 @@ def rng_of(seed: int) -> np.random.Generator:
 def fit_pen_path(samples: list[Sample], seed: int) -> tuple[PenPath, dict[str, Any]]:
     """A pen path reader trained on ``samples``, and what it was trained on (for the model's metadata)."""
     if not samples:
-        raise ValueError("no drawings to fit a pen path reader on")
+        raise InputError("no drawings to fit a pen path reader on")
     rng = rng_of(seed)
     network = build_mlp([POINTS * PER_POINT, HIDDEN, 10], "relu", "softmax", "he", "log-likelihood", rng)
     cost, optimiser = cost_named(network.cost), Adam(LEARNING_RATE)
@@ -103,7 +105,7 @@ def fitted(network: Network, writers: writers_data.Writers, seed: int) -> Networ
     """``network`` with a pen path reader fitted on the writers it learnt from (and only those)."""
     learnt = writers_data.trained_on(network)
     if not learnt:
-        raise ValueError("the model learnt from no real writers: its pen path reader would have nothing to learn from")
+        raise InputError("the model learnt from no real writers: its pen path reader would have nothing to learn from")
     missing = sorted(set(learnt) - set(writers.ids()))
     if missing:
         raise writers_data.WritersError(f"the model learnt from writer {missing[0]}, who is not in the writers' folder")
@@ -119,8 +121,6 @@ def recipe_seed(network: Network) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from digitnet.training.cli import stored_dtype
-
     network = load_model(args.model)
     writers = writers_data.load_writers(args.writers)
     began = time.perf_counter()
@@ -144,7 +144,7 @@ def held_out_readings(recipe: str, writers: writers_data.Writers) -> dict[str, R
     for fold, path in writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe).items():
         model = load_model(path)
         if model.pen_path is None:
-            raise ValueError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
+            raise InputError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
         held = writers.subset(writers_data.fold_writers(writers.ids(), fold))
         image_only = dataclasses.replace(model, pen_path=None)
         for writer, (labels, image, usable) in writers_data.per_writer_answers(image_only, held).items():
@@ -179,8 +179,6 @@ def nested_weights(readings: dict[str, Reading]) -> dict[int, float]:
 def set_weights(recipe: str, readings: dict[str, Reading]) -> dict[str, float]:
     """Write each fold model's nested weight into it, and into ``weights/RECIPE.json`` (trained on all the
     writers) the weight chosen on all five folds' held-out ``readings``; return what was written where."""
-    from digitnet.training.cli import stored_dtype
-
     written = {}
     targets = {**writers_data.fold_model_paths(WEIGHTS / f"{recipe}.json", recipe), 0: WEIGHTS / f"{recipe}.json"}
     weights = {**nested_weights(readings), 0: choose_weight(readings, set(range(1, writers_data.FOLDS + 1)))}
@@ -189,7 +187,7 @@ def set_weights(recipe: str, readings: dict[str, Reading]) -> dict[str, float]:
             continue
         model = load_model(path)
         if model.pen_path is None:
-            raise ValueError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
+            raise InputError(f"{path} has no pen path reader: run digitnet fit-pen-path on it first")
         chosen_on = "every fold's" if fold == 0 else f"the other folds' (not fold {fold})"
         reader = dataclasses.replace(model.pen_path, weight=weights[fold])
         summary = {**model.metadata.get("pen_path", {}), "weight_chosen_on": f"{chosen_on} held-out writers"}

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digitnet.errors import DigitnetError
+
 SPLITS = {"training": "-", "validation": "--", "test": ":"}
 MEASURES = {"accuracy": "accuracy (%)", "cost": "cost"}
 MISSING_MATPLOTLIB = "plotting needs Matplotlib: pip install 'digitnet[plot]' (or matplotlib>=3.8)"
@@ -23,7 +25,7 @@ MISSING_MATPLOTLIB = "plotting needs Matplotlib: pip install 'digitnet[plot]' (o
 FORMATS = (".png", ".svg", ".pdf")
 
 
-class PlotError(RuntimeError):
+class PlotError(DigitnetError, RuntimeError):
     """No figure can be drawn (Matplotlib missing, a file that is not a training history, ...)."""
 
 

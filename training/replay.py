@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.adapt import Replay
+from digitnet.adapt import REPLAY_FILE, Replay
 from digitnet.modelfile import write_atomic
 from digitnet.training.mnist import FILES, locate, read_files
-from digitnet.web.site import REPLAY_FILE
 
 SEED = 20261128
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.modelfile import load_model
+from digitnet.training.paths import WRITERS_FILE
 from digitnet.training.recipes import RECIPES
 
 HEADER = """# Trained models
@@ -84,7 +85,6 @@ def results_markdown(weights_dir: Path) -> str:
     )
 
 
-WRITERS_FILE = "writers.json"
 WRITERS = """
 ## Real writers
 

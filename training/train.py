@@ -26,6 +26,7 @@ import digitnet
 from digitnet.augment import augment
 from digitnet.backprop import check_output, one_hot, sgd_epoch, total_cost
 from digitnet.costs import cost_named
+from digitnet.errors import DigitnetError
 from digitnet.layers import Conv2D
 from digitnet.modelfile import load_model, model_to_dict, parse_model, save_model, write_atomic
 from digitnet.network import Network
@@ -41,7 +42,7 @@ from digitnet.training.robustness import drawn_copies
 from digitnet.training.writers import Writers
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(DigitnetError, RuntimeError):
     """A checkpoint that cannot be resumed (corrupt, or from other settings)."""
 
 

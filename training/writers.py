@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.augment import StrokeAugmentation, distort_strokes, stroke_pen
+from digitnet.errors import DigitnetError, InputError
 from digitnet.network import Network, probabilities
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import PEN, normalise_strokes
@@ -39,7 +40,7 @@ CREDIT = (
 )
 
 
-class WritersError(RuntimeError):
+class WritersError(DigitnetError, RuntimeError):
     """The writers' strokes cannot be found or read; the message is one sentence."""
 
 
@@ -113,7 +114,7 @@ def fold_of(writer: str, ids: list[str], folds: int = FOLDS) -> int:
 def fold_writers(ids: list[str], fold: int, folds: int = FOLDS) -> list[str]:
     """The writers of ``fold`` (1 … ``folds``)."""
     if not 1 <= fold <= folds:
-        raise ValueError(f"the fold must be a whole number from 1 to {folds}, not {fold}")
+        raise InputError(f"the fold must be a whole number from 1 to {folds}, not {fold}")
     return [w for w in sorted(ids) if fold_of(w, ids, folds) == fold]
 
 
@@ -186,7 +187,7 @@ def per_writer_answers(network: Network, writers: Writers) -> dict[str, tuple[np
     """``{writer: (labels, page_probabilities…)}`` for each writer, refusing any writer the model was trained on."""
     seen = set(trained_on(network)) & set(writers.ids())
     if seen:
-        raise ValueError(f"the model was trained on writer(s) {', '.join(sorted(seen))}: it cannot be scored on them")
+        raise InputError(f"the model was trained on writer(s) {', '.join(sorted(seen))}: it cannot be scored on them")
     return {
         writer: (
             np.array([s.label for s in writers.samples[writer]]),
@@ -215,7 +216,7 @@ def figures(counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
     """The whole-set accuracy (%), the median and the worst writer, how many are under ``POOR``, and each
     writer's figure, from ``{writer: (correct, drawings)}``."""
     if not counts:
-        raise ValueError("no writers to measure")
+        raise InputError("no writers to measure")
     accuracy = {w: 100 * c / n for w, (c, n) in counts.items()}
     worst = min(accuracy, key=lambda w: (accuracy[w], w))
     correct = sum(c for c, _ in counts.values())
@@ -239,7 +240,7 @@ def held_out_figures(models: dict[int, Network], writers: Writers) -> dict[str, 
     ids = writers.ids()
     missing = sorted(set(range(1, FOLDS + 1)) - set(models))
     if missing:
-        raise ValueError(f"fold model(s) {', '.join(map(str, missing))} missing: every writer must be scored")
+        raise InputError(f"fold model(s) {', '.join(map(str, missing))} missing: every writer must be scored")
     counts: dict[str, tuple[int, int]] = {}
     for fold, network in sorted(models.items()):
         counts |= per_writer_correct(network, writers.subset(fold_writers(ids, fold)))

@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import digitnet
+from digitnet.adapt import REPLAY_FILE
 from digitnet.book import BOOK_DATA_FILE
+from digitnet.errors import DigitnetError
 from digitnet.modelfile import ModelFormatError, load_model, model_to_dict
 from digitnet.network import Network
+from digitnet.training.paths import ROBUSTNESS_FILE, WRITERS_FILE, model_files
 from digitnet.web.snapshot import SNAPSHOT_FILE, SnapshotError, make_python_snapshot
 
 WEB = Path(__file__).resolve().parent
 # The checkout's weights folder; an installed package has none beside it, so then ./weights.
-DEFAULT_WEIGHTS = WEB.parent / "weights" if (WEB.parent / "weights").is_dir() else Path("weights")
 PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
@@ -67,11 +69,7 @@ PYODIDE_CORE = {
 #: Pillow is shipped for reading pictures; the page loads it only when a picture is opened.
 PYODIDE_PACKAGES = ("numpy", "pillow")
 SITE_MARKER = ".digitnet-site"
-ROBUSTNESS_FILE = "robustness.json"
-REPLAY_FILE = "replay.npz"
-WRITERS_FILE = "writers.json"
 #: Figures written beside the models: not models themselves.
-GENERATED_FILES = (ROBUSTNESS_FILE, WRITERS_FILE)
 #: The Train panel's own files, loaded only once it is opened (``train.js``, its hook, loads with the page).
 TRAIN_PANEL_FILES = ("train-panel.js", "train-worker.js", "train.css")
 #: The Train panel's data (``copy_book_data``): fetched only when the panel is first used, so neither
@@ -83,7 +81,7 @@ SITE_BUDGET_WITHOUT_PYODIDE = 1_500_000
 SNAPSHOT_CHOICES = ("auto", "yes", "no")
 
 
-class SiteError(RuntimeError):
+class SiteError(DigitnetError, RuntimeError):
     """The site cannot be built (a Pyodide file missing or altered, a broken model, ...)."""
 
 
@@ -238,11 +236,6 @@ def copy_book_data(weights: Path, site: Path) -> None:
     (site / BOOK_DATA).write_bytes(data)
     entry = {"file": BOOK_DATA_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     (site / DATA_INDEX).write_text(json.dumps({"book": entry}, indent=1) + "\n")
-
-
-def model_files(weights: Path) -> list[Path]:
-    """The model files of a weights folder: ``NAME.json``, not ``NAME.history.json`` and the like."""
-    return [p for p in sorted(weights.glob("*.json")) if p.name.count(".") == 1 and p.name not in GENERATED_FILES]
 
 
 # ---------------------------------------------------------------- Pyodide and the digitnet wheel

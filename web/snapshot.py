@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digitnet.errors import DigitnetError
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -60,7 +62,7 @@ READ_KEPT_SNAPSHOT = """async () => {
 }"""
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(DigitnetError, RuntimeError):
     """No snapshot could be made (no browser, the page failed to start, a malformed snapshot)."""
 
 

@@ -33,16 +33,19 @@ import numpy as np
 from digitnet.augment import Augmentation, augment
 from digitnet.backprop import apply_gradients, backprop, one_hot
 from digitnet.costs import cost_named
+from digitnet.errors import DigitnetError, InputError
 from digitnet.network import Network
 from digitnet.optimisers import Adam
 from digitnet.strokesfile import Sample, labels_of, render_samples
 
 MIN_SAMPLES = 10
+#: The MNIST replay set's file (``load_replay``): ``weights/`` in CPython, ``data/`` in the site.
+REPLAY_FILE = "replay.npz"
 #: Images whose features are computed between two looks at the cancel flag (~0.4 s in Pyodide for the cnn).
 CHUNK = 50
 
 
-class AdaptationCancelledError(Exception):
+class AdaptationCancelledError(DigitnetError):
     """The person cancelled the adaptation; nothing was changed."""
 
 
@@ -121,11 +124,13 @@ def adapt(
 
     ``progress(fraction, what)`` is called as work advances; ``cancelled()`` is polled
     between steps and, when true, stops with ``AdaptationCancelledError``. ``network`` is
-    never modified.
+    never modified. The steps: the images (``adapting_images``), their features through the frozen body
+    (``features``), the cross-validated figure (``cross_validated``), the final head (``train_head``), and the
+    adapted model with its report (``adapted_model``).
     """
     started = time.perf_counter()
     if len(samples) < MIN_SAMPLES:
-        raise ValueError(f"adapting needs at least {MIN_SAMPLES} labelled drawings; there are {len(samples)}")
+        raise InputError(f"adapting needs at least {MIN_SAMPLES} labelled drawings; there are {len(samples)}")
     report_progress = progress or (lambda fraction, what: None)
     check = _cancel_check(cancelled)
     rng = np.random.default_rng(seed)
@@ -135,19 +140,11 @@ def adapt(
     cost = cost_named(net.cost)
 
     report_progress(0.0, "rendering your drawings")
-    labels = labels_of(samples)
-    originals = render_samples(samples)
-    copies = perturbed_copies(samples, rng, settings)
-    replay_x = replay.train_images[: settings.replay].astype(np.float64) / 255
-    replay_y = replay.train_labels[: settings.replay].astype(np.int64)
-    holdout_x = replay.holdout_images[: settings.holdout].astype(np.float64) / 255
-    holdout_y = replay.holdout_labels[: settings.holdout].astype(np.int64)
+    images = adapting_images(samples, replay, rng, settings)
     check()
-
     # every image's features, in one list so progress is even: the originals, their copies, replay, holdout
-    parts = [originals, copies, replay_x, holdout_x]
-    total = sum(len(p) for p in parts)
-    done = 0
+    parts = [images.originals, images.copies, images.replay, images.holdout]
+    total, done = sum(len(p) for p in parts), 0
 
     def on_chunk(n: int) -> None:
         nonlocal done
@@ -155,34 +152,107 @@ def adapt(
         check()
         report_progress(0.05 + 0.8 * done / total, "reading the images")
 
-    f_orig, f_copies, f_replay, f_holdout = (features(body, p, on_chunk) for p in parts)
-    copy_labels = np.repeat(labels, settings.copies)
-    copy_owner = np.repeat(np.arange(len(samples)), settings.copies)
-
-    replay_t = one_hot(replay_y, dtype=np.float64)
-    person_before = _accuracy(head, f_orig, labels)
-    holdout_before = _accuracy(head, f_holdout, holdout_y)
+    f = Features(*(features(body, p, on_chunk) for p in parts))
     original = [{k: v.copy() for k, v in layer.params().items()} for layer in head.layers]
 
+    def train(x: np.ndarray, y: np.ndarray) -> Network:
+        return train_head(head, original, cost, x, y, f.replay, images.replay_targets, rng, settings, check)
+
     folds = min(settings.folds, len(samples))
-    fold_of = rng.permutation(len(samples)) % folds
-    trainings = folds + 1
+
+    def on_fold(k: int) -> None:
+        report_progress(0.85 + 0.15 * k / (folds + 1), "checking on held-back drawings")
+
+    correct = cross_validated(train, f, images, folds, rng, on_fold)
+    final = train(np.concatenate([f.originals, f.copies]), np.concatenate([images.labels, images.copy_labels]))
+    report_progress(1.0, "done")
+    return adapted_model(network, body, head, final, f, images, correct, seed, settings, started)
+
+
+@dataclass(frozen=True)
+class AdaptingImages:
+    """The images adapting reads (float64 in [0, 1]): the person's drawings and their labels, ``copies`` perturbed
+    copies of each (sample-major), the MNIST replay set with one-hot targets, and the MNIST holdout."""
+
+    originals: np.ndarray
+    labels: np.ndarray
+    copies: np.ndarray
+    copy_labels: np.ndarray
+    copy_owner: np.ndarray
+    replay: np.ndarray
+    replay_targets: np.ndarray
+    holdout: np.ndarray
+    holdout_labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class Features:
+    """The frozen body's features of each of ``AdaptingImages``' image sets."""
+
+    originals: np.ndarray
+    copies: np.ndarray
+    replay: np.ndarray
+    holdout: np.ndarray
+
+
+def adapting_images(
+    samples: list[Sample], replay: Replay, rng: np.random.Generator, settings: AdaptSettings
+) -> AdaptingImages:
+    """The drawings rendered as the page renders them, their perturbed copies (``perturbed_copies``), and the
+    first ``settings.replay`` and ``settings.holdout`` images of the replay set."""
+    labels = labels_of(samples)
+    return AdaptingImages(
+        originals=render_samples(samples),
+        labels=labels,
+        copies=perturbed_copies(samples, rng, settings),
+        copy_labels=np.repeat(labels, settings.copies),
+        copy_owner=np.repeat(np.arange(len(samples)), settings.copies),
+        replay=replay.train_images[: settings.replay].astype(np.float64) / 255,
+        replay_targets=one_hot(replay.train_labels[: settings.replay].astype(np.int64), dtype=np.float64),
+        holdout=replay.holdout_images[: settings.holdout].astype(np.float64) / 255,
+        holdout_labels=replay.holdout_labels[: settings.holdout].astype(np.int64),
+    )
+
+
+def cross_validated(
+    train: Callable[[np.ndarray, np.ndarray], Network],
+    f: Features,
+    images: AdaptingImages,
+    folds: int,
+    rng: np.random.Generator,
+    on_fold: Callable[[int], Any],
+) -> int:
+    """How many of the person's drawings a head trained without them (nor their copies) reads right, over
+    ``folds`` folds of the drawings."""
+    fold_of = rng.permutation(len(images.labels)) % folds
     correct = 0
     for k in range(folds):
-        keep = fold_of[copy_owner] != k
-        own = fold_of != k
-        x = np.concatenate([f_orig[own], f_copies[keep]])
-        y = np.concatenate([labels[own], copy_labels[keep]])
-        trained = train_head(head, original, cost, x, y, f_replay, replay_t, rng, settings, check)
-        held = fold_of == k
-        correct += int(np.sum(trained.predict(f_orig[held]) == labels[held]))
-        report_progress(0.85 + 0.15 * (k + 1) / trainings, "checking on held-back drawings")
-    x = np.concatenate([f_orig, f_copies])
-    y = np.concatenate([labels, copy_labels])
-    final = train_head(head, original, cost, x, y, f_replay, replay_t, rng, settings, check)
-    holdout_after = _accuracy(final, f_holdout, holdout_y)
-    report_progress(1.0, "done")
+        keep, own, held = fold_of[images.copy_owner] != k, fold_of != k, fold_of == k
+        trained = train(
+            np.concatenate([f.originals[own], f.copies[keep]]),
+            np.concatenate([images.labels[own], images.copy_labels[keep]]),
+        )
+        correct += int(np.sum(trained.predict(f.originals[held]) == images.labels[held]))
+        on_fold(k + 1)
+    return correct
 
+
+def adapted_model(
+    network: Network,
+    body: list,
+    head: Network,
+    final: Network,
+    f: Features,
+    images: AdaptingImages,
+    correct: int,
+    seed: int,
+    settings: AdaptSettings,
+    started: float,
+) -> tuple[Network, AdaptReport]:
+    """The adapted network (``network``'s body, the ``final`` head) and the report of ``head`` → ``final``."""
+    person_before = _accuracy(head, f.originals, images.labels)
+    holdout_before = _accuracy(head, f.holdout, images.holdout_labels)
+    holdout_after = _accuracy(final, f.holdout, images.holdout_labels)
     drop = holdout_before - holdout_after
     accepted = drop <= settings.max_holdout_drop
     reason = (
@@ -191,37 +261,34 @@ def adapt(
         else f"the adapted model reads {drop:.1f} points fewer MNIST holdout digits (at most "
         f"{settings.max_holdout_drop:g} allowed), so the old model is kept"
     )
+    n = len(images.labels)
     # the original's accuracy figures describe the original: keep them under "adapted", not as the model's own
     metadata = {k: v for k, v in network.metadata.items() if not k.endswith("accuracy")}
     # the digit check reads the body's features, which adapting leaves as they were, and the outputs, which the
-    # retrained head gives: it was fitted on the original's outputs, so it is kept as the closest there is
+    # retrained head gives: it was fitted on the original's outputs, so it is kept as the closest there is;
     # so are the pen path reader (it reads no image) and the digit gate (it reads the features and outputs too)
-    adapted = dataclasses.replace(network, layers=[*body, *final.layers], cost=net.cost, metadata=metadata)
+    adapted = dataclasses.replace(network, layers=[*body, *final.layers], cost=head.cost, metadata=metadata)
     report = AdaptReport(
-        samples=len(samples),
+        samples=n,
         person_before=person_before,
-        person_after=100.0 * correct / len(samples),
+        person_after=100.0 * correct / n,
         holdout_before=holdout_before,
         holdout_after=holdout_after,
         accepted=accepted,
         reason=reason,
         seconds=time.perf_counter() - started,
-        per_digit={str(d): int(np.sum(labels == d)) for d in range(10)},
+        per_digit={str(d): int(np.sum(images.labels == d)) for d in range(10)},
     )
-    adapted.metadata.update(
-        {
-            "adapted": {
-                "from": network.metadata.get("recipe") or network.metadata.get("name", ""),
-                "samples": len(samples),
-                "seed": seed,
-                "person_before": round(person_before, 2),
-                "person_after": round(report.person_after, 2),
-                "holdout_before": round(holdout_before, 2),
-                "holdout_after": round(holdout_after, 2),
-                "original_test_accuracy": network.metadata.get("test_accuracy"),
-            }
-        }
-    )
+    adapted.metadata["adapted"] = {
+        "from": network.metadata.get("recipe") or network.metadata.get("name", ""),
+        "samples": n,
+        "seed": seed,
+        "person_before": round(person_before, 2),
+        "person_after": round(report.person_after, 2),
+        "holdout_before": round(holdout_before, 2),
+        "holdout_after": round(holdout_after, 2),
+        "original_test_accuracy": network.metadata.get("test_accuracy"),
+    }
     return adapted, report
 
 

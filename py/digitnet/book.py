@@ -35,6 +35,7 @@ import numpy as np
 import digitnet
 from digitnet.backprop import one_hot, total_cost, update_mini_batch
 from digitnet.costs import cost_named
+from digitnet.errors import DigitnetError
 from digitnet.initialise import build_mlp
 from digitnet.modelfile import model_to_dict
 from digitnet.network import N_PIXELS, Network
@@ -48,11 +49,11 @@ BOOK_ARRAYS = ("train_images", "train_labels", "validation_images", "validation_
 MISREAD_SHOWN = 16
 
 
-class SettingsError(ValueError):
+class SettingsError(DigitnetError, ValueError):
     """A setting out of its bounds, or not a number; the message is one sentence naming it."""
 
 
-class BookDataError(ValueError):
+class BookDataError(DigitnetError, ValueError):
     """The MNIST subset is corrupt, altered or not one; the message is one sentence saying so."""
 
 

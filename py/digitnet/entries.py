@@ -13,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
+
 #: How a tensor's values may be stored: little-endian IEEE-754 floats of either width, or (``int8``) whole numbers
 #: from −127 to 127, each row along the first axis times its own float32 ``scale``.
 DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "int8": np.dtype("i1")}
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(DigitnetError, ValueError):
     """A model file that cannot be used, with the reason."""
 
 

@@ -35,13 +35,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
 from digitnet.network import N_CLASSES, N_PIXELS, Network
 
 #: Images whose features are computed in one pass (bounds the convolutions' working memory).
 CHUNK = 50
 
 
-class MemoryInputError(ValueError):
+class MemoryInputError(DigitnetError, ValueError):
     """Input the memory of kept drawings cannot take; the message is one sentence."""
 
 

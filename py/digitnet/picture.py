@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
 from digitnet.network import Network
 from digitnet.numbers import DigitReading, NumberReading, recognise_batch
 from digitnet.preprocess import NoDigitError, normalise, resample
@@ -62,7 +63,7 @@ MAIN_SHARE = 0.5
 STROKE_SHARE = 0.12
 
 
-class PictureError(ValueError):
+class PictureError(DigitnetError, ValueError):
     """A file that cannot be read as a picture."""
 
 

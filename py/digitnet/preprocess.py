@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.errors import DigitnetError, InputError
+
 FIELD = 28
 BOX = 20
 CENTRE = 14.0
@@ -18,7 +20,7 @@ INK_LEVEL = 0.1
 MIN_EXTENT = 0.03
 
 
-class NoDigitError(ValueError):
+class NoDigitError(DigitnetError, ValueError):
     """The drawing holds no digit (empty, or too little ink to be one)."""
 
 
@@ -41,9 +43,9 @@ def normalise(ink: np.ndarray) -> np.ndarray:
 def _checked_image(ink: np.ndarray) -> np.ndarray:
     ink = np.asarray(ink, dtype=np.float64)
     if ink.ndim != 2 or min(ink.shape) < 1:
-        raise ValueError(f"expected a 2-D grayscale image, got shape {ink.shape}")
+        raise InputError(f"expected a 2-D grayscale image, got shape {ink.shape}")
     if not np.all(np.isfinite(ink)):
-        raise ValueError("the image holds NaN or infinite values")
+        raise InputError("the image holds NaN or infinite values")
     return np.clip(ink, 0.0, 1.0)
 
 

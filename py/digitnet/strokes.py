@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.errors import InputError
 from digitnet.preprocess import BOX, MIN_EXTENT, NoDigitError, place_by_centre_of_mass
 
 #: Pen width in pixels of the 28×28 image, about that of MNIST's digits.
@@ -32,7 +33,7 @@ def normalise_strokes(strokes: list[np.ndarray], canvas_size: float, pen: float 
     much smaller than it is a stray mark, not a digit (``NoDigitError``).
     """
     if not (np.isfinite(canvas_size) and canvas_size > 0):
-        raise ValueError(f"the canvas size must be a positive number, got {canvas_size}")
+        raise InputError(f"the canvas size must be a positive number, got {canvas_size}")
     strokes = checked_strokes(strokes)
     points = np.concatenate(strokes)
     low, high = points.min(axis=0), points.max(axis=0)
@@ -54,13 +55,13 @@ def checked_strokes(strokes: list[np.ndarray]) -> list[np.ndarray]:
         raise NoDigitError("the drawing is empty")
     for s in checked:
         if s.ndim != 2 or s.shape[1] != 2:
-            raise ValueError(f"a stroke must be a (k, 2) array of points, got shape {s.shape}")
+            raise InputError(f"a stroke must be a (k, 2) array of points, got shape {s.shape}")
         if not np.all(np.isfinite(s)):
-            raise ValueError("a stroke holds NaN or infinite coordinates")
+            raise InputError("a stroke holds NaN or infinite coordinates")
         if np.abs(s).max() > MAX_COORDINATE:
-            raise ValueError(f"a stroke has coordinates beyond ±{MAX_COORDINATE:g}, far off any canvas")
+            raise InputError(f"a stroke has coordinates beyond ±{MAX_COORDINATE:g}, far off any canvas")
     if sum(len(s) for s in checked) > MAX_POINTS:
-        raise ValueError(f"the drawing has more than {MAX_POINTS:,} points")
+        raise InputError(f"the drawing has more than {MAX_POINTS:,} points")
     return checked
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.errors import DigitnetError
 from digitnet.preprocess import NoDigitError
 from digitnet.strokes import PEN, normalise_strokes
 
@@ -26,7 +27,7 @@ MAX_POINTS = 20_000  # per sample: a few seconds of a fast pointer, far more tha
 MAX_TEXT = 64_000_000
 
 
-class StrokesFormatError(ValueError):
+class StrokesFormatError(DigitnetError, ValueError):
     """A strokes file that cannot be read; the message is one sentence for the person."""
 
 

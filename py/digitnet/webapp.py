@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.errors import InputError
 from digitnet.inside import unit_images
 from digitnet.memory import KeptDrawings
 from digitnet.modelfile import parse_model
@@ -96,7 +97,7 @@ def _kept_drawings(samples_text: str, ids: Any) -> tuple[list[float], np.ndarray
     samples = parse_strokes(str(samples_text))
     keys = as_array(ids, np.float64).ravel().tolist()
     if len(keys) != len(samples):
-        raise ValueError(f"{len(keys)} ids were sent for {len(samples)} drawings: one id per drawing is needed")
+        raise InputError(f"{len(keys)} ids were sent for {len(samples)} drawings: one id per drawing is needed")
     rows, images, labels = [], [], []
     for key, sample in zip(keys, samples, strict=True):
         try:
@@ -118,10 +119,10 @@ def strokes_of(points: Any, lengths: Any) -> list[np.ndarray]:
     flat = as_array(points, np.float64).ravel()
     counts = as_array(lengths, np.int64).ravel()
     if len(flat) % 2 or np.any(counts < 0):
-        raise ValueError("strokes must be sent as x, y pairs with stroke lengths of zero or more points")
+        raise InputError("strokes must be sent as x, y pairs with stroke lengths of zero or more points")
     flat = flat.reshape(-1, 2)
     if counts.sum() != len(flat):
-        raise ValueError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
+        raise InputError(f"stroke lengths add up to {counts.sum()} points, but {len(flat)} were sent")
     return np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
 
 
