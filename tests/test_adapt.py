@@ -187,3 +187,20 @@ def test_committed_replay_set_is_reproducible_from_mnist(data_dir, tmp_path, cap
     replay = load_replay(out.read_bytes())
     assert replay.train_images.dtype == np.uint8 and replay.train_images.shape == (500, 784)
     assert np.bincount(replay.holdout_labels, minlength=10).tolist() == [50] * 10
+
+
+def test_copies_with_stroke_changes_are_other_drawings_of_the_same_digits():
+    from digitnet.adapt import perturbed_copies
+    from digitnet.augment import StrokeAugmentation
+
+    samples = samples_of(6, 3)
+    plain = perturbed_copies(samples, np.random.default_rng(5), AdaptSettings())
+    changed = AdaptSettings(strokes=StrokeAugmentation())
+    first = perturbed_copies(samples, np.random.default_rng(5), changed)
+    again = perturbed_copies(samples, np.random.default_rng(5), changed)
+    assert first.shape == plain.shape == (6 * AdaptSettings().copies, 784) and np.array_equal(first, again)
+    assert not np.allclose(first, plain) and 0 <= first.min() and first.max() <= 1
+    # still the same digits: the MNIST-only cnn reads most copies as their drawing's label
+    network = load_model(ROOT / "weights" / "cnn.json")
+    labels = np.repeat([s.label for s in samples], AdaptSettings().copies)
+    assert np.mean(network.predict(first) == labels) >= np.mean(network.predict(plain) == labels) - 0.25

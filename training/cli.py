@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from digitnet.errors import DigitnetError
-from digitnet.training.adapting import add_adapt_commands
 from digitnet.training.allocator import keep_freed_memory
 from digitnet.training.book import add_book_commands
+from digitnet.training.cli_adapt import add_adapt_commands
 from digitnet.training.cli_measure import add_measuring_commands
 from digitnet.training.cli_models import add_model_commands
 from digitnet.training.cli_site import add_site_commands

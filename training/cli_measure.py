@@ -12,9 +12,9 @@ import numpy as np
 from digitnet.errors import InputError
 from digitnet.modelfile import load_model, write_atomic
 from digitnet.strokesfile import labels_of
-from digitnet.training.adapting import read_samples
 from digitnet.training.arguments import add_data_dir, add_writers_dir
 from digitnet.training.batches import predict_in_batches
+from digitnet.training.cli_adapt import read_samples
 from digitnet.training.cli_train import write_committed_curves
 from digitnet.training.mnist import load_mnist, load_test
 from digitnet.training.paths import WEIGHTS, model_files

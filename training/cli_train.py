@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.errors import InputError
-from digitnet.training.adapting import with_extra_samples
 from digitnet.training.arguments import MAX_EPOCHS, MAX_SEED, add_data_dir, add_writers_dir, integer_in, seed_range
+from digitnet.training.cli_adapt import with_extra_samples
 from digitnet.training.mnist import Split
 from digitnet.training.paths import WEIGHTS
 from digitnet.training.plot import plot_histories

@@ -2,6 +2,7 @@
 // Strokes are kept as lists of [x, y] points in CSS pixels; the worker turns them into
 // the 28 × 28 image the network sees and sends back the prediction.
 
+import { say, showAnswer } from "./answer.js";
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
 import { messenger } from "./messenger.js";
@@ -11,9 +12,6 @@ import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNum
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
 const statusLine = document.getElementById("status");
-const prediction = document.getElementById("prediction");
-const confidenceLine = document.getElementById("confidence");
-const hint = document.getElementById("hint");
 const bars = document.getElementById("bars");
 const seen = document.getElementById("seen");
 const modelSelect = document.getElementById("model");
@@ -210,7 +208,7 @@ function sendPrediction() {
   recogniser
     .ask("predict", asked, { transfer: [points.buffer, lengths.buffer] })
     .then(showResult, (error) => {
-      confidenceLine.textContent = `Could not recognise this drawing: ${error.message}`;
+      say(`Could not recognise this drawing: ${error.message}`);
     })
     .finally(() => {
       requests.busy = false;
@@ -225,14 +223,8 @@ function completedStrokes() {
 }
 
 function showNothing(strokes = completedStrokes()) {
-  prediction.textContent = "";
-  prediction.classList.remove("not-digit");
-  prediction.dataset.probs = "[]";
-  delete prediction.dataset.memory;
-  prediction.dataset.strokes = String(strokes);
   const begin = numberMode() ? "Write a number to begin." : "Draw a digit to begin.";
-  confidenceLine.textContent = drawing.strokes.length ? "" : begin;
-  hint.hidden = true;
+  showAnswer({ strokes, memory: null, words: drawing.strokes.length ? "" : begin });
   showBars(new Array(10).fill(0), -1);
   showSeen(null);
   inside.clear(numberMode());
@@ -247,28 +239,29 @@ function showResult(result) {
   if (result.digit === null || result.digit === undefined) {
     showNothing(result.strokes);
     shown = { refused: result.reason };
-    confidenceLine.textContent = `No digit: ${result.reason}.`;
+    say(`No digit: ${result.reason}.`);
     return;
   }
   shown = { digit: result.digit, image: result.image, notDigit: result.not_digit };
-  // "not a digit" (the digit gate): the bars and data-probs still show what the network read
-  prediction.textContent = result.not_digit ? "not a digit" : String(result.digit);
-  prediction.classList.toggle("not-digit", result.not_digit);
-  prediction.dataset.probs = JSON.stringify(result.probabilities); // what the bars show: with the memory, if it spoke
-  prediction.dataset.strokes = String(result.strokes);
-  prediction.dataset.ms = result.ms.toFixed(2);
   const percent = (100 * result.confidence).toFixed(0);
   const memory = result.memory; // present when kept drawings alike changed the reading (digitnet.memory)
-  if (memory) prediction.dataset.memory = memory.weight.toFixed(3);
-  else delete prediction.dataset.memory;
-  confidenceLine.textContent = result.not_digit
-    ? `Not a digit (the nearest is ${result.digit}, ${percent} %)`
-    : memory
-      ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
-      : outputKind === "sigmoid"
-        ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
-        : `Probability ${percent} %`;
-  hint.hidden = !result.low_confidence || result.not_digit;
+  // "not a digit" (the digit gate): the bars and data-probs still show what the network read (with the memory)
+  showAnswer({
+    text: result.not_digit ? "not a digit" : String(result.digit),
+    notDigit: result.not_digit,
+    probs: result.probabilities,
+    strokes: result.strokes,
+    ms: result.ms,
+    memory: memory ? memory.weight : null,
+    words: result.not_digit
+      ? `Not a digit (the nearest is ${result.digit}, ${percent} %)`
+      : memory
+        ? `Probability ${percent} % · ${memoryNote(result.digit, memory)}`
+        : outputKind === "sigmoid"
+          ? `Confidence ${percent} % (the winner's output minus the mean of the other nine)`
+          : `Probability ${percent} %`,
+    unsure: result.low_confidence && !result.not_digit ? "digit" : null,
+  });
   showBars(result.probabilities, result.digit);
   showSeen(result.image);
   inside.show(result, outputKind);

@@ -4,9 +4,8 @@
 // {digit, probabilities, box}; the pad shows a box around each digit with its answer.
 // #digit-choice: a button per digit, to select the one "It's a" labels.
 
-const prediction = document.getElementById("prediction");
-const confidenceLine = document.getElementById("confidence");
-const hint = document.getElementById("hint");
+import { forgetDigits, markPicture, say, showAnswer, showProbs, widen } from "./answer.js";
+
 const pad = document.getElementById("pad");
 const padArea = document.querySelector(".pad-area");
 const choice = document.getElementById("digit-choice");
@@ -42,7 +41,7 @@ export function setUpNumbers(helpers) {
 function showMode(mode) {
   for (const input of modeInputs) input.checked = input.value === mode;
   padArea.classList.toggle("number", mode === "number");
-  prediction.classList.toggle("number", mode === "number");
+  widen(mode === "number");
 }
 
 function setMode(mode) {
@@ -60,17 +59,15 @@ export function showNumber(result, toPad = strokeBox) {
   const kept = again ? shown.kept : new Set();
   const refused = digits.length ? null : result.reason;
   Object.assign(shown, { digits, toPad, kept, refused, version: result.version });
-  prediction.textContent = result.not_digit ? "not a digit" : result.number;
-  prediction.classList.toggle("not-digit", Boolean(result.not_digit));
-  prediction.dataset.digits = JSON.stringify(
-    digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box, not_digit: d.not_digit })),
-  );
-  prediction.dataset.strokes = String(result.strokes ?? 0);
-  if (result.ms !== undefined) prediction.dataset.ms = result.ms.toFixed(2);
+  const answer = {
+    text: result.not_digit ? "not a digit" : result.number,
+    notDigit: Boolean(result.not_digit),
+    digits: digits.map((d) => ({ digit: d.digit, probabilities: d.probabilities, box: d.box, not_digit: d.not_digit })),
+    strokes: result.strokes ?? 0,
+    ms: result.ms,
+  };
   if (!digits.length) {
-    prediction.dataset.probs = "[]";
-    confidenceLine.textContent = `No number: ${result.reason}.`;
-    hint.hidden = true;
+    showAnswer({ ...answer, words: `No number: ${result.reason}.` });
     page.showBars(new Array(10).fill(0), -1);
     page.showSeen(null);
     showChoice();
@@ -81,15 +78,15 @@ export function showNumber(result, toPad = strokeBox) {
   const weakest = digits.find((d) => d.not_digit) ?? digits.reduce((a, b) => (b.confidence < a.confidence ? b : a));
   const index = digits.indexOf(weakest);
   const percent = (100 * weakest.confidence).toFixed(0);
-  confidenceLine.textContent = weakest.not_digit
+  const words = weakest.not_digit
     ? digits.length === 1
       ? `Not a digit (the nearest is ${weakest.digit}, ${percent} %)`
       : `Not a number: digit ${index + 1} is no digit (the nearest is ${weakest.digit}, ${percent} %)`
     : digits.length === 1
       ? `Probability ${percent} %`
       : `${digits.length} digits; least sure of digit ${index + 1} (${weakest.digit}): ${percent} %`;
-  hint.hidden = result.not_digit || !digits.some((d) => d.confidence < LOW_CONFIDENCE);
-  hint.textContent = "Not sure of a digit marked in red: write it again, larger or more clearly.";
+  const unsure = !result.not_digit && digits.some((d) => d.confidence < LOW_CONFIDENCE);
+  showAnswer({ ...answer, words, unsure: unsure ? "number" : null });
   select(again ? shown.selected : index);
 }
 
@@ -97,7 +94,7 @@ export function showNumber(result, toPad = strokeBox) {
 function select(index) {
   const digit = shown.digits[index];
   shown.selected = index;
-  prediction.dataset.probs = JSON.stringify(digit.probabilities);
+  showProbs(digit.probabilities);
   page.showBars(digit.probabilities, digit.digit);
   page.showSeen(digit.image);
   showChoice();
@@ -146,8 +143,7 @@ function strokeBox([x, y, w, h]) {
 export function clearNumber() {
   Object.assign(shown, { digits: [], toPad: null, kept: new Set(), refused: null, picture: null, version: null });
   pictureId += 1; // a picture still being read is no longer wanted
-  delete prediction.dataset.digits;
-  hint.textContent = "Not sure: try drawing the digit again, larger or more clearly.";
+  forgetDigits();
   showChoice();
 }
 
@@ -188,8 +184,8 @@ async function openPicture(file) {
   if (document.body.dataset.state !== "ready") return;
   page.clearPad();
   const id = ++pictureId;
-  confidenceLine.textContent = `Reading ${file.name}…`;
-  prediction.dataset.picture = "reading";
+  say(`Reading ${file.name}…`);
+  markPicture("reading");
   const bytes = new Uint8Array(await file.arrayBuffer());
   page.ask("picture", { bytes }, { transfer: [bytes.buffer] }).then(
     (data) => showPicture(id, data),
@@ -206,13 +202,10 @@ async function openPicture(file) {
 // The worker's answer for picture ``id``: {number, digits, size, ms} or {type: "error", message}.
 function showPicture(id, data) {
   if (id !== pictureId) return;
-  prediction.dataset.picture = data.type === "error" ? "error" : "read";
+  markPicture(data.type === "error" ? "error" : "read");
   if (data.type === "error") {
     clearNumber();
-    prediction.textContent = "";
-    prediction.dataset.probs = "[]";
-    prediction.dataset.digits = "[]";
-    confidenceLine.textContent = `Could not read this file: ${data.message}.`;
+    showAnswer({ digits: [], words: `Could not read this file: ${data.message}.` });
     page.redraw();
     return;
   }

@@ -38,6 +38,7 @@ PACKAGE = Path(digitnet.__file__).resolve().parent
 PAGE_FILES = (
     "index.html",
     "main.js",
+    "answer.js",
     "inside.js",
     "choice.js",
     "messenger.js",

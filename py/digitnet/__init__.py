@@ -1,8 +1,10 @@
 """digitnet: a handwritten-digit recogniser whose network is plain NumPy.
 
-This package is the inference side, loaded both by CPython and by Pyodide in the
-browser: layers (forward pass), the network, the model file format and the
-MNIST-style preprocessing of drawings. Training lives in ``digitnet.training``.
+This package is what the browser loads (in Pyodide) and CPython uses alike: the layers with their forward
+and backward passes, the network, backpropagation and optimisers, the model file, the MNIST-style
+normalisation of drawings and pictures, numbers, the readers beside a network (digit check, digit gate,
+pen path), the memory of kept drawings, adapting, the Train panel's runs and the Inside view. The
+MNIST files, recipes, measurements and the command line are ``digitnet.training`` (CPython only).
 """
 
 from digitnet.entries import ModelFormatError

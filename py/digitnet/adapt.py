@@ -30,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.augment import Augmentation, augment
+from digitnet.augment import Augmentation, StrokeAugmentation, augment, distort_strokes
 from digitnet.backprop import apply_gradients, backprop, one_hot
 from digitnet.costs import cost_named
 from digitnet.errors import DigitnetError, InputError
 from digitnet.network import Network
 from digitnet.optimisers import Adam
+from digitnet.preprocess import NoDigitError
+from digitnet.strokes import normalise_strokes
 from digitnet.strokesfile import Sample, labels_of, render_samples
 
 MIN_SAMPLES = 10
@@ -60,6 +62,8 @@ class AdaptSettings:
             rotation_degrees=10.0, scale=0.1, shear=0.15, shift_pixels=1.5, elastic_pixels=0.8
         )
     )
+    #: changes of each copy's strokes before it is rendered (None: the copies are of the drawing as drawn)
+    strokes: StrokeAugmentation | None = None
     steps: int = 300
     batch: int = 64
     # of each mini-batch, and the rate: with the default cnn trained on drawn, thin, thick and noisy
@@ -302,14 +306,26 @@ def float64_copy(network: Network) -> Network:
 
 
 def perturbed_copies(samples: list[Sample], rng: np.random.Generator, settings: AdaptSettings) -> np.ndarray:
-    """``copies`` random variants ``(n·copies, 784)`` of each drawing, sample-major: rendered with a random
-    pen width, then randomly rotated, scaled, sheared, shifted and elastically distorted."""
+    """``copies`` random variants ``(n·copies, 784)`` of each drawing, sample-major: its strokes changed (with
+    ``settings.strokes``), rendered with a random pen width, then randomly rotated, scaled, sheared, shifted and
+    elastically distorted."""
     pens = rng.uniform(*settings.pen, (len(samples), settings.copies))
     rendered = np.zeros((len(samples) * settings.copies, 784))
     for i, sample in enumerate(samples):
         for j, pen in enumerate(pens[i]):
-            rendered[i * settings.copies + j] = sample.render(float(pen))  # the originals rendered: no error
+            rendered[i * settings.copies + j] = _copy(sample, float(pen), rng, settings.strokes)
     return augment(rendered, rng, settings.augmentation).astype(np.float64)
+
+
+def _copy(sample: Sample, pen: float, rng: np.random.Generator, strokes: StrokeAugmentation | None) -> np.ndarray:
+    """``sample`` rendered with ``pen``, its strokes first changed by ``strokes``; a change that leaves no digit
+    to render (a mark too small) gives the drawing as drawn."""
+    if strokes is not None:
+        try:
+            return normalise_strokes(distort_strokes(sample.arrays(), rng, strokes), max(sample.canvas), pen)
+        except NoDigitError:
+            pass
+    return sample.render(pen)  # the originals rendered: no error
 
 
 def features(layers: list, x: np.ndarray, on_chunk: Callable[[int], Any] | None = None) -> np.ndarray:
