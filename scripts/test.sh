@@ -22,5 +22,5 @@ need() { # COMMAND PACKAGE WHAT
 [ -n "${DIGITNET_CHROMIUM:-}" ] || need chromium chromium "the browser tests (or set DIGITNET_CHROMIUM)"
 need node nodejs "the JavaScript tests"
 ruff check .
-node --test tests/js/
+node --test --test-reporter=dot tests/js/
 python -m pytest -q "$@"
