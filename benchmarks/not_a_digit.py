@@ -5,8 +5,9 @@
   and in number mode. Counted as answered rightly: "not a digit", "not sure" (probability under 50 %) or no
   digit at all (a mark too small).
 - Real digits: every real writer's drawings, each writer read by the fold model that never saw them, with that
-  model's own gate (``weights/folds``); and the MNIST test digits, as images and traced into pen strokes (the
-  robustness suite's "drawn" copies), read by the shipped model. Counted as wrongly answered: "not a digit",
+  model's own gate (``weights/folds``); the MNIST test digits, as images and traced into pen strokes (the
+  robustness suite's "drawn" copies), read by the shipped model; and numbers of 2–8 traced MNIST test digits
+  (``number_sets.drawn_numbers``) in number mode. Counted as wrongly answered: "not a digit",
   and also (reported beside it) "not a digit" or "not sure".
 
 The readings are batched; ``tests/test_digit_gate.py`` checks they are the page's (``recognise_strokes``).
@@ -41,10 +42,12 @@ from digitnet.training import writers as w  # noqa: E402
 from digitnet.training.digit_gate import SEED, rendered  # noqa: E402
 from digitnet.training.mnist import load_mnist  # noqa: E402
 from digitnet.training.nondigits import CANVAS, HELD_OUT_FONTS, KINDS, non_digits  # noqa: E402
+from digitnet.training.number_sets import drawn_numbers  # noqa: E402
 from digitnet.training.robustness import drawn_copies  # noqa: E402
 
 TEST_SEED = SEED + 2  # training used SEED, the validation figures SEED + 1
 GOALS = {"non_digits_caught": 90.0, "digits_called_no_digit": 0.5}
+NUMBERS = 100  # numbers of each length 2–8
 
 
 def readings(network: Network, images: np.ndarray, drawings: list | None = None) -> dict[str, np.ndarray]:
@@ -126,7 +129,11 @@ def mnist_figures(network: Network) -> dict:
     test = load_mnist().test
     images = readings(network, test.images.astype(np.float64))
     drawn = readings(network, drawn_copies(test.images).astype(np.float64))
+    numbers = drawn_numbers(test, NUMBERS)
+    flagged = [recognise_number(network, n.strokes, n.canvas_size).not_digit for n in numbers]
     return {
+        "numbers": len(numbers),
+        "numbers_not_digit": percent(np.array(flagged)),
         "images": len(test.images),
         "not_digit": percent(images["not_digit"]),
         "not_digit_or_not_sure": percent(images["not_digit"] | images["not_sure"]),
@@ -182,6 +189,8 @@ def markdown(r: dict) -> str:
         f'| MNIST test digits called "not a digit" (images; traced into strokes) | {mn["not_digit"]:.2f} %; '
         f"{mn['drawn_not_digit']:.2f} % | ≤ {goals['digits_called_no_digit']:g} % "
         f"| {met(max(mn['not_digit'], mn['drawn_not_digit']) <= goals['digits_called_no_digit'])} |",
+        f'| numbers of 2–8 traced MNIST test digits with a digit called "not a digit" (number mode; '
+        f"{mn['numbers']:,}) | {mn['numbers_not_digit']:.2f} % | | |",
         f'| real writers\' digits called "not a digit" or "not sure" | {wr["not_digit_or_not_sure"]:.2f} % | | |',
         f'| MNIST test digits called "not a digit" or "not sure" (images; traced) '
         f"| {mn['not_digit_or_not_sure']:.2f} %; {mn['drawn_not_digit_or_not_sure']:.2f} % | | |",

@@ -185,6 +185,9 @@ def test_the_page_side_remembers_and_forgets(cnn, monkeypatch):
         return webapp.predict_strokes(points, [len(s) for s in strokes], SIZE)
 
     assert read(drawings[3])["digit"] == 9 and "memory" in read(drawings[3])
+    # a strokes file read at once, for parity checks: each drawing as the pad reads it (None: refused)
+    read_back = webapp.read_file(dump_strokes([samples[3], tiny]))
+    assert read_back[0] == read(drawings[3])["probabilities"] and read_back[1] is None
     with pytest.raises(ValueError, match="one id per drawing"):
         webapp.remember(dump_strokes(samples[3:]), [5, 6])
     with pytest.raises(StrokesFormatError):
