@@ -140,6 +140,18 @@ def test_model_takes_a_path_or_a_committed_model_s_name():
     assert model_path("no-such-model") == Path("no-such-model")  # then refused by load_model, naming it
 
 
+def test_a_model_s_name_finds_the_installed_copy_outside_a_clone(tmp_path, monkeypatch):
+    from digitnet.training import arguments
+
+    installed = tmp_path / "models"
+    installed.mkdir()
+    (installed / "cnn-pen.json").write_text("{}")
+    monkeypatch.setattr(arguments, "WEIGHTS", tmp_path / "weights")  # no weights folder here
+    monkeypatch.setattr(arguments, "INSTALLED", installed)
+    assert arguments.model_path("cnn-pen") == installed / "cnn-pen.json"
+    assert arguments.model_path("c2") == Path("c2")
+
+
 def test_errors_a_person_can_fix_are_one_line_and_faults_keep_their_traceback(monkeypatch, capsys):
     from digitnet.errors import DigitnetError, InputError
     from digitnet.training import cli, cli_models

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitnet.training.paths import WEIGHTS
+from digitnet.training.paths import INSTALLED, WEIGHTS
 from digitnet.training.writers import ENVIRONMENT as WRITERS_ENVIRONMENT
 
 MAX_EPOCHS = 10_000
@@ -59,12 +59,12 @@ def add_writers_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def model_path(text: str) -> Path:
-    """An argparse type: a model file's path, or the name of a committed model (``c2`` for ``weights/c2.json``)."""
+    """An argparse type: a model file's path, or the name of a committed model (``c2`` for ``weights/c2.json``, else
+    the installed copy of that name)."""
     path = Path(text)
     if path.is_file() or path.suffix == ".json" or "/" in text:
         return path
-    named = WEIGHTS / f"{text}.json"
-    return named if named.is_file() else path
+    return next((p for p in (WEIGHTS / f"{text}.json", INSTALLED / f"{text}.json") if p.is_file()), path)
 
 
 def stored_dtype(path: Path) -> str:

@@ -13,7 +13,6 @@ from digitnet.numbers import NumberReading
 from digitnet.picture import PictureError, read_number
 from digitnet.training.arguments import add_data_dir, model_path, printable, stored_dtype
 from digitnet.training.mnist import load_mnist
-from digitnet.training.paths import WEIGHTS
 from digitnet.training.writers import trained_on
 
 
@@ -29,7 +28,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
     predict.set_defaults(run=run_predict)
 
     info = commands.add_parser("info", help="describe a model file")
-    info.add_argument("model", type=Path)
+    info.add_argument("model", type=model_path, help="model file, or a committed model's name (e.g. cnn-pen)")
     info.set_defaults(run=run_info)
 
     check = commands.add_parser(
@@ -43,14 +42,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
 
 
 #: The default model: the committed one in a clone, else the copy installed with the package.
-DEFAULT_MODEL = next(
-    (
-        p
-        for p in (WEIGHTS / "cnn-pen.json", Path(__file__).resolve().parent.parent / "models" / "cnn-pen.json")
-        if p.is_file()
-    ),
-    WEIGHTS / "cnn-pen.json",
-)
+DEFAULT_MODEL = model_path("cnn-pen")
 
 
 PREDICT_HELP = (

@@ -8,6 +8,8 @@ from pathlib import Path
 #: The committed models' folder: the clone's ``weights/``, else ``weights`` in the working folder.
 _CLONE = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS = _CLONE if _CLONE.is_dir() else Path("weights")
+#: The models installed with the package (``pip install .``: the default model), found where ``WEIGHTS`` has none.
+INSTALLED = Path(__file__).resolve().parent.parent / "models"
 #: Generated beside the models: each model on real writers held out (``digitnet evaluate --real-writers``) and
 #: on the robustness sets (``digitnet evaluate --suite``).
 WRITERS_FILE = "writers.json"
