@@ -1,6 +1,4 @@
-// The answer: #prediction (the digit, the number or "not a digit"; data-probs what the bars show, data-strokes,
-// data-ms, data-digits, data-memory and data-picture for tests), the line under it (#confidence) and the hint
-// (#hint). This module alone writes them; main.js shows a digit, numbers.js a number.
+// The answer: #prediction (its data-* attributes for tests), #confidence and #hint. Only this module writes them.
 
 const prediction = document.getElementById("prediction");
 const line = document.getElementById("confidence");
@@ -10,8 +8,7 @@ const HINTS = {
   number: "Not sure of a digit marked in red: write it again, larger or more clearly.",
 };
 
-// `text` shown large; `probs` the bars'; `words` the line; `unsure`: the hint to show ("digit", "number") or none.
-// `strokes`, `ms`, `digits` (a number's, listed) and `memory` (its weight; null: none) are kept when left out.
+// `probs`: the bars'; `unsure`: which hint, if any. `strokes`, `ms`, `digits`, `memory` (null: none) stay if left out.
 export function showAnswer({ text = "", probs = [], words = "", unsure = null, notDigit = false, ...marks }) {
   prediction.textContent = text;
   prediction.classList.toggle("not-digit", notDigit);

@@ -6,8 +6,8 @@ import { say, showAnswer } from "./answer.js";
 import { createInside } from "./inside.js";
 import { chooseModel } from "./choice.js";
 import { messenger } from "./messenger.js";
-import { setupMyDigits } from "./mydigits.js";
-import { clearNumber, drawOverlay, keptDigit, numberAnswer, numberMode, setUpNumbers, showNumber } from "./numbers.js";
+import { createMyDigits } from "./mydigits.js";
+import { createNumbers } from "./numbers.js";
 
 const pad = document.getElementById("pad");
 const context = pad.getContext("2d");
@@ -72,7 +72,7 @@ function redraw() {
   context.strokeStyle = context.fillStyle = "#1d3557";
   context.lineWidth = penWidth();
   context.lineCap = context.lineJoin = "round";
-  drawOverlay(context);
+  numbers.drawOverlay(context);
   for (const stroke of drawing.strokes) drawStroke(stroke);
 }
 
@@ -116,7 +116,7 @@ pad.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
   pad.focus({ preventScroll: true, focusVisible: false }); // for the keys 0–9 and Enter
-  if (!drawing.strokes.length) clearNumber(); // a new drawing replaces an opened picture
+  if (!drawing.strokes.length) numbers.clear(); // a new drawing replaces an opened picture
   pad.setPointerCapture(event.pointerId);
   drawing.current = [pointOf(event)];
   drawing.strokes.push(drawing.current);
@@ -141,7 +141,7 @@ pad.addEventListener("pointercancel", endStroke);
 pad.addEventListener("lostpointercapture", endStroke);
 
 function clearPad() {
-  clearNumber();
+  numbers.clear();
   drawing.strokes = [];
   drawing.current = null;
   changed(false);
@@ -203,7 +203,7 @@ function sendPrediction() {
     lengths,
     size: Math.max(pad.clientWidth, pad.clientHeight),
     inside: inside.isOpen(),
-    number: numberMode(),
+    number: numbers.isOn(),
   };
   recogniser
     .ask("predict", asked, { transfer: [points.buffer, lengths.buffer] })
@@ -223,18 +223,18 @@ function completedStrokes() {
 }
 
 function showNothing(strokes = completedStrokes()) {
-  const begin = numberMode() ? "Write a number to begin." : "Draw a digit to begin.";
+  const begin = numbers.isOn() ? "Write a number to begin." : "Draw a digit to begin.";
   showAnswer({ strokes, memory: null, words: drawing.strokes.length ? "" : begin });
   showBars(new Array(10).fill(0), -1);
   showSeen(null);
-  inside.clear(numberMode());
+  inside.clear(numbers.isOn());
 }
 
 function showResult(result) {
   if (result.version !== drawing.version) return; // the drawing has changed since
   if (result.digits) {
     shown = null; // a number is not one digit to keep as a labelled drawing
-    return showNumber(result);
+    return numbers.show(result);
   }
   if (result.digit === null || result.digit === undefined) {
     showNothing(result.strokes);
@@ -416,12 +416,13 @@ window.digitnet = {
 
 // --- start
 
-const myDigits = setupMyDigits({
+const numbers = createNumbers({ ask: recogniser.ask, redraw, showBars, showSeen, clearPad, penWidth });
+const myDigits = createMyDigits({
   pad,
   modelSelect,
   drawing: () => ({ strokes: drawing.strokes, canvas: [pad.clientWidth, pad.clientHeight] }),
-  answer: () => numberAnswer(drawing.version) ?? shown, // a number's selected digit
-  next: () => (numberAnswer(drawing.version)?.strokes && keptDigit()) || clearPad(), // once kept
+  answer: () => numbers.answer(drawing.version) ?? shown, // a number's selected digit
+  next: () => (numbers.answer(drawing.version)?.strokes && numbers.keptDigit()) || clearPad(), // once kept
   select: selectModel,
   modelUrl,
   // the recogniser's memory of kept drawings: { change: "remember" | "replace" | "forget", text, ids }
@@ -429,7 +430,6 @@ const myDigits = setupMyDigits({
 });
 
 makeBars();
-setUpNumbers({ ask: recogniser.ask, redraw, showBars, showSeen, clearPad, penWidth });
 showNothing();
 new ResizeObserver(resizePad).observe(pad);
 resizePad();

@@ -65,7 +65,7 @@ function download(text, name) {
 
 // --- the panel
 
-export function setupMyDigits(page) {
+export function createMyDigits(page) {
   const state = { db: null, samples: [], adapted: new Map(), job: null };
   const status = (text) => ($("mydigits-status").textContent = text);
 
