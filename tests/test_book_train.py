@@ -21,6 +21,7 @@ from digitnet import load_model
 from digitnet.backprop import sgd_epoch
 from digitnet.book import (
     BOOK_DATA_FILE,
+    CHOICES,
     LIMITS,
     SETUPS,
     BookDataError,
@@ -81,11 +82,15 @@ def test_subset_is_the_recipes_split_and_reproducible(data_dir, mnist_data, book
     assert DATA.stat().st_size < 2_500_000
 
 
-@pytest.mark.parametrize("recipe", [C1, C2], ids=["c1", "c2"])
+C1_CH3 = dataclasses.replace(C1, init="default")  # c1 with ch. 3's weights, one of the panel's choices
+
+
+@pytest.mark.parametrize("recipe", [C1, C2, C1_CH3], ids=["c1", "c2", "c1-ch3-weights"])
 def test_a_run_is_trainings_own_sgd_epoch(book_data, recipe):
     """Stopping after any mini-batch changes nothing: two epochs in chunks of 7 steps are bit for bit
     two calls of ``sgd_epoch`` on the network ``digitnet train`` starts the recipe from."""
-    run = BookRun(book_settings(recipe.name, {"train_size": 1_000, "epochs": 2}), book_data)
+    values = {"train_size": 1_000, "epochs": 2, "cost": recipe.cost, "init": recipe.init}
+    run = BookRun(book_settings(recipe.name, values), book_data)
     rng = np.random.default_rng(recipe.seed)
     network = widened(initial_network(recipe, rng))
     assert np.array_equal(run.parameters(), np.concatenate([p.ravel() for p in params(network)]))
@@ -113,8 +118,10 @@ def test_settings_out_of_bounds_are_refused_in_one_sentence(book_data):
         ("c1", "epochs", "nan"): "the number of epochs must be a whole number from 1 to 100, not nan",
         ("c1", "train_size", 5): "the number of training images must be a whole number from 10 to 10,000, not 5",
         ("c1", "seed", 2**32): "the seed must be a whole number from 0 to 4,294,967,295, not 4294967296",
+        ("c1", "init", "he"): "the weight initialisation must be large (N(0, 1)) or default (N(0, 1/n_in)), not 'he'",
+        ("c2", "cost", 1): "the cost must be quadratic or cross-entropy, not 1",
         ("c1", "rate", 1): "'rate' is not a setting (the settings are hidden, eta, l2, batch_size, epochs, "
-        "train_size, seed)",
+        "train_size, seed, cost, init)",
         ("c3", "eta", 1): "there is no set-up 'c3': the book's are c1 and c2",
     }
     for (setup, name, value), message in refused.items():
@@ -124,6 +131,11 @@ def test_settings_out_of_bounds_are_refused_in_one_sentence(book_data):
     assert book_settings("c2", {"hidden": "100", "eta": " 0.1 ", "seed": 7.0}) == dataclasses.replace(
         SETUPS["c2"], hidden=100, eta=0.1, seed=7
     )
+    changed = book_settings("c1", {"init": "default", "cost": "quadratic"})
+    assert changed == dataclasses.replace(SETUPS["c1"], init="default")
+    assert changed.described() == f"{SETUPS['c1'].description}; here with N(0, 1/n_in) weights"
+    assert book_settings("c2", {"cost": "quadratic"}).described().endswith("; here with the quadratic cost")
+    assert book_settings("c2", {"hidden": 50}).described() == SETUPS["c2"].description
     small = dataclasses.replace(
         book_data, train_images=book_data.train_images[:50], train_labels=book_data.train_labels[:50]
     )
@@ -155,9 +167,10 @@ def test_altered_or_foreign_data_is_refused(book_data):
 def test_book_train_command_gives_the_same_network(tmp_path, book_data, capsys):
     out = tmp_path / "c2.json"
     argv = ["book-train", "--setup", "c2", "--epochs", "2", "--train-size", "500", "--hidden", "12", "--seed", "3"]
-    assert digitnet_main([*argv, "--out", str(out)]) == 0
+    assert digitnet_main([*argv, "--init", "large", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    run = trained(book_data, "c2", {"train_size": 500, "hidden": 12, "seed": 3}, 2)
+    assert "cross-entropy cost, N(0, 1) weights" in printed
+    run = trained(book_data, "c2", {"train_size": 500, "hidden": 12, "seed": 3, "init": "large"}, 2)
     assert f"epoch 2: training cost {run.history[1]['training_cost']:.4f}" in printed
     model = load_model(out)
     assert np.max(np.abs(np.concatenate([p.ravel() for p in params(model)]) - run.parameters())) <= 1e-6
@@ -180,7 +193,10 @@ def train(page, values: dict, until: str = "['done', 'stopped', 'error']", timeo
     """Fill the form with ``values``, press Train and wait for one of the states ``until``; the status."""
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     for name, value in values.items():
-        page.fill(f"#train-form input[name={name}]", str(value))
+        if name in CHOICES:
+            page.select_option(f"#train-form select[name={name}]", value)
+        else:
+            page.fill(f"#train-form input[name={name}]", str(value))
     page.click("#train-start")
     wait_until(page, f"{TRAIN_STATE} !== 'idle' && {until}.includes({TRAIN_STATE})", timeout)
     return page.text_content("#train-status")
@@ -230,9 +246,18 @@ def test_train_in_the_page(browser, site, tmp_path, book_data, mnist_data):
         )
         c1 = SETUPS["c1"]
         assert form == {name: [limit.low, limit.high, getattr(c1, name)] for name, limit in LIMITS.items()}
-        for setup in ("c1", "c2"):
-            option = page.eval_on_selector(f"#train-setup option[value={setup}]", "o => [o.dataset.eta, o.dataset.l2]")
-            assert [float(v) for v in option] == [SETUPS[setup].eta, SETUPS[setup].l2]
+        choices = page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll('#train-form select:not(#train-setup)')].map(
+                 (s) => [s.name, [s.value, [...s.options].map((o) => o.value)]]))"""
+        )
+        assert choices == {name: [getattr(c1, name), list(choice.options)] for name, choice in CHOICES.items()}
+        for setup in ("c2", "c1"):  # choosing a set-up sets its η, λ, cost and weights
+            page.select_option("#train-setup", setup)
+            shown = page.evaluate(
+                "() => ['eta', 'l2', 'cost', 'init'].map((n) => document.forms['train-form'].elements[n].value)"
+            )
+            chosen = SETUPS[setup]
+            assert [float(shown[0]), float(shown[1]), *shown[2:]] == [chosen.eta, chosen.l2, chosen.cost, chosen.init]
 
         # out of bounds: one sentence, nothing trained
         status = train(page, {"hidden": 500})
@@ -252,6 +277,14 @@ def test_train_in_the_page(browser, site, tmp_path, book_data, mnist_data):
         assert shown["validation_correct"] == run.history[0]["validation_correct"]
         assert shown["training_cost"] == pytest.approx(run.history[0]["training_cost"], rel=1e-9)
         print(f"one c1 epoch in the page: {seconds:.1f} s click to done; weights within {difference:.1e} of CPython")
+
+        # the weights' initialisation chosen in the form is the one Python draws from
+        status = train(page, {"epochs": 1, "train_size": 500, "init": "default"})
+        assert page.evaluate(TRAIN_STATE) == "done", status
+        run = trained(book_data, "c1", {"train_size": 500, "init": "default"}, 1)
+        assert np.max(np.abs(page_parameters(page) - run.parameters())) <= 1e-6
+        page.select_option("#train-form select[name=init]", "large")
+        page.fill("#train-form input[name=train_size]", "10000")
 
         # pause, resume, stop; the recogniser answers meanwhile
         train(page, {"epochs": 30}, "['running', 'done']")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from digitnet.book import BOOK_DATA_FILE, LIMITS, SETUPS, BookRun, book_settings, read_book_data
+from digitnet.book import BOOK_DATA_FILE, CHOICES, LIMITS, SETUPS, BookRun, book_settings, read_book_data
 from digitnet.errors import InputError
 from digitnet.modelfile import write_atomic
 from digitnet.training.mnist import N_TRAIN, locate, read_files
@@ -60,6 +60,8 @@ def add_book_commands(commands: argparse._SubParsersAction) -> None:
             help=f"{limit.label} (default: the set-up's; {bounds(limit.low, limit.whole)} to "
             f"{bounds(limit.high, limit.whole)})",
         )
+    for name, choice in CHOICES.items():
+        train.add_argument(f"--{name}", choices=list(choice.options), help=f"{choice.label} (default: the set-up's)")
     train.add_argument("--data", type=Path, default=WEIGHTS / BOOK_DATA_FILE, help="the MNIST subset")
     train.add_argument("--out", type=Path, required=True, help="where to write the trained model")
     train.set_defaults(run=run_book_train)
@@ -78,11 +80,12 @@ def run_book_data(args: argparse.Namespace) -> int:
 
 
 def run_book_train(args: argparse.Namespace) -> int:
-    values = {name: getattr(args, name) for name in LIMITS if getattr(args, name) is not None}
+    values = {name: getattr(args, name) for name in [*LIMITS, *CHOICES] if getattr(args, name) is not None}
     settings = book_settings(args.setup, values)
     run = BookRun(settings, read_book_data(args.data.read_bytes()))
     print(
-        f"{settings.setup}: {settings.sizes}, {settings.cost} cost, η = {settings.eta:g}, λ = {settings.l2:g}, "
+        f"{settings.setup}: {settings.sizes}, {settings.cost} cost, {CHOICES['init'].options[settings.init]} weights, "
+        f"η = {settings.eta:g}, λ = {settings.l2:g}, "
         f"mini-batch {settings.batch_size}, {settings.train_size:,} images, seed {settings.seed}"
     )
     while not run.finished:

@@ -3,7 +3,7 @@
 // accuracy per epoch (SVG), the hidden neurons' weights as images, validation digits it misreads.
 // Imported by train.js when the panel is first opened; the trained network is handed to mydigits.js,
 // which keeps it in IndexedDB beside the adapted models and offers it in the selector as "… · trained here".
-// The form's bounds and defaults are digitnet.book's LIMITS and SETUPS (tests/test_book_train.py checks).
+// The form's bounds, options and defaults are digitnet.book's LIMITS, CHOICES and SETUPS (tests/test_book_train.py checks).
 
 import { messenger } from "./messenger.js";
 
@@ -15,8 +15,16 @@ const BODY = `
   <form id="train-form" class="train-settings">
     <label class="train-setup">Set-up
       <select id="train-setup" name="setup">
-        <option value="c1" data-eta="3" data-l2="0">c1 (ch. 1): [784, 30, 10] sigmoid, quadratic cost</option>
-        <option value="c2" data-eta="0.5" data-l2="5">c2 (ch. 3): cross-entropy cost + L2 regularisation</option>
+        <option value="c1" data-eta="3" data-l2="0" data-cost="quadratic" data-init="large">c1 (ch. 1): [784, 30, 10] sigmoid, quadratic cost</option>
+        <option value="c2" data-eta="0.5" data-l2="5" data-cost="cross-entropy" data-init="default">c2 (ch. 3): cross-entropy cost + L2 regularisation</option>
+      </select></label>
+    <label>Cost <select name="cost">
+        <option value="quadratic">quadratic (ch. 1)</option>
+        <option value="cross-entropy">cross-entropy (ch. 3)</option>
+      </select></label>
+    <label>Weights <select name="init">
+        <option value="large">N(0, 1) (ch. 1)</option>
+        <option value="default">N(0, 1/n_in) (ch. 3)</option>
       </select></label>
     <label>Hidden neurons <input name="hidden" type="number" min="1" max="200" step="1" value="30"></label>
     <label>η <input name="eta" type="number" min="0.001" max="100" step="any" value="3"></label>
@@ -199,7 +207,7 @@ function showActions() {
 function request() {
   const form = $("train-form");
   const values = {};
-  for (const input of form.querySelectorAll("input")) values[input.name] = input.value;
+  for (const field of form.elements) if (field.name !== "setup") values[field.name] = field.value;
   return { setup: $("train-setup").value, values };
 }
 
@@ -290,8 +298,7 @@ $("train-stop").addEventListener("click", () => {
 $("train-setup").addEventListener("change", () => {
   const option = $("train-setup").selectedOptions[0];
   const form = $("train-form");
-  form.elements.eta.value = option.dataset.eta;
-  form.elements.l2.value = option.dataset.l2;
+  for (const name of ["eta", "l2", "cost", "init"]) form.elements[name].value = option.dataset[name];
   showActions();
 });
 

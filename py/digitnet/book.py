@@ -8,7 +8,9 @@ Two set-ups, the recipes ``c1`` and ``c2`` of ``digitnet.training.recipes``:
   weights N(0, 1/n_in), η = 0.5 and L2 with λ = 5.0.
 
 Biases are N(0, 1); the hidden size, η, λ, the mini-batch size m, the epochs and the number n of training
-images can be changed within ``LIMITS``. A run does what ``digitnet train`` does for those recipes, on a
+images can be changed within ``LIMITS``, and the cost and the weights' initialisation to the other
+set-up's (``CHOICES``): c1 with N(0, 1/n_in) weights is ch. 3's cure for the slow start of saturated
+sigmoid neurons, which a reader can watch. A run does what ``digitnet train`` does for those recipes, on a
 subset of MNIST (``BookData``): a generator seeded with the seed draws the weights and biases
 (``build_mlp``, as the recipes draw them), then, every epoch, a fresh order of the n images
 (``rng.permutation(n)``) and one SGD step per mini-batch in that order (``update_mini_batch``:
@@ -67,6 +69,20 @@ class Limit:
     whole: bool
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A setting that is one of a few options, as the page names it and them (value → what it is)."""
+
+    label: str
+    options: dict[str, str]
+
+
+#: The settings that are one of the set-ups' options: the cost and the weights' initialisation.
+CHOICES: dict[str, Choice] = {
+    "cost": Choice("the cost", {"quadratic": "quadratic", "cross-entropy": "cross-entropy"}),
+    "init": Choice("the weight initialisation", {"large": "N(0, 1)", "default": "N(0, 1/n_in)"}),
+}
+
 #: What may be changed, and within which bounds (inclusive).
 LIMITS: dict[str, Limit] = {
     "hidden": Limit("the number of hidden neurons", 1, 200, True),
@@ -101,6 +117,16 @@ class BookSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def described(self) -> str:
+        """The set-up's description, and which of its ``CHOICES`` were changed to what."""
+        base, shown = SETUPS[self.setup], {"cost": "the {} cost", "init": "{} weights"}
+        changed = [
+            shown[name].format(choice.options[getattr(self, name)])
+            for name, choice in CHOICES.items()
+            if getattr(self, name) != getattr(base, name)
+        ]
+        return f"{self.description}; here with {' and '.join(changed)}" if changed else self.description
 
 
 #: The book's set-ups, with the recipes' values (tests/test_book_train.py checks they agree).
@@ -137,19 +163,29 @@ SETUPS: dict[str, BookSettings] = {
 def book_settings(setup: str, values: Mapping[str, Any] | None = None) -> BookSettings:
     """The set-up ``setup`` with ``values`` (numbers, or the page's texts) in place of its defaults.
 
-    Raises ``SettingsError`` for an unknown set-up, an unknown setting, or a value out of ``LIMITS``.
+    Raises ``SettingsError`` for an unknown set-up, an unknown setting, a value out of ``LIMITS`` or not
+    among ``CHOICES``.
     """
     if setup not in SETUPS:
         raise SettingsError(f"there is no set-up {setup!r}: the book's are {' and '.join(SETUPS)}")
     values = dict(values or {})
-    unknown = sorted(set(values) - set(LIMITS))
+    unknown = sorted(set(values) - set(LIMITS) - set(CHOICES))
     if unknown:
-        raise SettingsError(f"{unknown[0]!r} is not a setting (the settings are {', '.join(LIMITS)})")
+        raise SettingsError(f"{unknown[0]!r} is not a setting (the settings are {', '.join([*LIMITS, *CHOICES])})")
     return dataclasses.replace(SETUPS[setup], **{name: checked(name, value) for name, value in values.items()})
 
 
-def checked(name: str, value: Any) -> int | float:
-    """``value`` as setting ``name`` takes it: a whole number or a finite number within its ``Limit``."""
+def checked(name: str, value: Any) -> int | float | str:
+    """``value`` as setting ``name`` takes it: one of its ``Choice``'s options, or a whole number or a finite
+    number within its ``Limit``."""
+    if name in CHOICES:
+        choice = CHOICES[name]
+        if isinstance(value, str) and value.strip() in choice.options:
+            return value.strip()
+        options = " or ".join(
+            option + (f" ({what})" if what != option else "") for option, what in choice.options.items()
+        )
+        raise SettingsError(f"{choice.label} must be {options}, not {_shown(value)}")
     limit = LIMITS[name]
     kind = "a whole number" if limit.whole else "a number"
     bounds = f"{kind} from {_figure(limit.low)} to {_figure(limit.high)}"
@@ -354,7 +390,7 @@ class BookRun:
         network = Network(self.network.layers, settings.cost)
         network.metadata = {
             "recipe": settings.setup,
-            "description": f"{settings.description}; trained here on {settings.train_size:,} MNIST images",
+            "description": f"{settings.described()}; trained here on {settings.train_size:,} MNIST images",
             "settings": settings.as_dict(),
             "epochs": len(self.history),
             "stopped_after_batches": self.batches_done,
