@@ -259,6 +259,10 @@ def test_train_in_the_page(browser, site, tmp_path, book_data, mnist_data):
             chosen = SETUPS[setup]
             assert [float(shown[0]), float(shown[1]), *shown[2:]] == [chosen.eta, chosen.l2, chosen.cost, chosen.init]
 
+        page.set_viewport_size({"width": 390, "height": 844})  # on a phone the form fits the screen
+        assert page.evaluate("document.documentElement.scrollWidth") == 390
+        page.set_viewport_size({"width": 1200, "height": 900})
+
         # out of bounds: one sentence, nothing trained
         status = train(page, {"hidden": 500})
         assert page.evaluate(TRAIN_STATE) == "error"
