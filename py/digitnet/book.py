@@ -71,16 +71,18 @@ class Limit:
 
 @dataclass(frozen=True)
 class Choice:
-    """A setting that is one of a few options, as the page names it and them (value → what it is)."""
+    """A setting that is one of a few options, as the page names it and them (value → what it is), and how a
+    description names the one chosen (``phrase``, with ``{}`` for it)."""
 
     label: str
     options: dict[str, str]
+    phrase: str
 
 
 #: The settings that are one of the set-ups' options: the cost and the weights' initialisation.
 CHOICES: dict[str, Choice] = {
-    "cost": Choice("the cost", {"quadratic": "quadratic", "cross-entropy": "cross-entropy"}),
-    "init": Choice("the weight initialisation", {"large": "N(0, 1)", "default": "N(0, 1/n_in)"}),
+    "cost": Choice("the cost", {"quadratic": "quadratic", "cross-entropy": "cross-entropy"}, "the {} cost"),
+    "init": Choice("the weight initialisation", {"large": "N(0, 1)", "default": "N(0, 1/n_in)"}, "{} weights"),
 }
 
 #: What may be changed, and within which bounds (inclusive).
@@ -120,9 +122,9 @@ class BookSettings:
 
     def described(self) -> str:
         """The set-up's description, and which of its ``CHOICES`` were changed to what."""
-        base, shown = SETUPS[self.setup], {"cost": "the {} cost", "init": "{} weights"}
+        base = SETUPS[self.setup]
         changed = [
-            shown[name].format(choice.options[getattr(self, name)])
+            choice.phrase.format(choice.options[getattr(self, name)])
             for name, choice in CHOICES.items()
             if getattr(self, name) != getattr(base, name)
         ]
